@@ -1,0 +1,68 @@
+#include "base/strings.h"
+
+#include <cctype>
+#include <cstdio>
+
+namespace tessera::base {
+
+namespace strings_internal {
+void AppendDouble(std::string& out, double v) {
+  char buf[64];
+  int n = std::snprintf(buf, sizeof(buf), "%.6g", v);
+  out.append(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+}  // namespace strings_internal
+
+std::vector<std::string_view> Split(std::string_view text, char sep, SplitMode mode) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = text.find(sep, start);
+    std::string_view piece =
+        text.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
+    if (mode == SplitMode::kKeepEmpty || !piece.empty()) out.push_back(piece);
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+SplitPair SplitOnce(std::string_view text, char sep) {
+  size_t pos = text.find(sep);
+  if (pos == std::string_view::npos) return {text, {}, false};
+  return {text.substr(0, pos), text.substr(pos + 1), true};
+}
+
+std::string_view StripWhitespace(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string Quote(std::string_view s, size_t max_len) {
+  std::string out = "\"";
+  for (char c : s.substr(0, max_len)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (std::isprint(u)) {
+      out.push_back(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", u);
+      out.append(buf);
+    }
+  }
+  if (s.size() > max_len) out += "...";
+  out += "\"";
+  return out;
+}
+
+}  // namespace tessera::base

@@ -1,0 +1,68 @@
+# Build helpers modelled on Abseil's absl_cc_library / absl_cc_test.
+#
+#   tessera_cc_library(NAME foo HDRS a.h SRCS a.cc DEPS tessera::base [PUBLIC_DEPS ...] [TESTONLY])
+#     -> static library tessera_foo, alias tessera::foo
+#   tessera_cc_test(NAME foo_test SRCS a_test.cc DEPS tessera::foo [LABELS unit])
+#     -> gtest binary registered with ctest (label "unit" unless told otherwise)
+#   tessera_cc_binary(NAME node-debug SRCS main.cc DEPS ...)
+
+set(TESSERA_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wno-missing-field-initializers)
+if(TESSERA_WERROR)
+  list(APPEND TESSERA_WARNINGS -Werror)
+endif()
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  list(APPEND TESSERA_WARNINGS -Wthread-safety)
+endif()
+
+if(TESSERA_SANITIZE)
+  message(STATUS "tessera: sanitizers ${TESSERA_SANITIZE}")
+  add_compile_options(-fsanitize=${TESSERA_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${TESSERA_SANITIZE})
+endif()
+
+function(tessera_cc_library)
+  cmake_parse_arguments(T "TESTONLY" "NAME" "HDRS;SRCS;DEPS;PUBLIC_DEPS" ${ARGN})
+  set(_target tessera_${T_NAME})
+  if(T_SRCS)
+    add_library(${_target} STATIC ${T_SRCS} ${T_HDRS})
+    target_include_directories(${_target} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${_target} PUBLIC ${T_PUBLIC_DEPS} ${T_DEPS})
+    target_compile_options(${_target} PRIVATE ${TESSERA_WARNINGS})
+  else()
+    add_library(${_target} INTERFACE)
+    target_include_directories(${_target} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${_target} INTERFACE ${T_PUBLIC_DEPS} ${T_DEPS})
+  endif()
+  add_library(tessera::${T_NAME} ALIAS ${_target})
+endfunction()
+
+function(tessera_cc_test)
+  if(NOT TESSERA_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${T_NAME} ${T_SRCS})
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} tessera::test_matchers GTest::gmock GTest::gtest_main)
+  target_compile_options(${T_NAME} PRIVATE ${TESSERA_WARNINGS})
+  target_compile_definitions(${T_NAME} PRIVATE
+    TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TESSERA_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(${T_NAME}
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()
+
+function(tessera_cc_binary)
+  cmake_parse_arguments(T "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${T_NAME} ${T_SRCS})
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS})
+  target_compile_options(${T_NAME} PRIVATE ${TESSERA_WARNINGS})
+endfunction()
