@@ -1,0 +1,56 @@
+// Device attribute and capacity names, in one place (dranet's attributes.go).
+//
+// Standard names carry their domain. Tessera's own names are written without
+// a domain in Device::attributes (they then belong to the driver's domain,
+// e.g. "gpu.tessera.dev/uuid"), except the alignment attributes: those must
+// have the same fully qualified name on every driver of ours so that one
+// claim can ask for a GPU and a NIC with matchAttribute. Their domain is the
+// agent's --driver-domain (default tessera.dev), see AlignmentAttribute().
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tessera::drivers {
+
+// resource.kubernetes.io standard attributes (see dra-api-facts.md §4).
+inline constexpr std::string_view kAttrPcieRoot = "resource.kubernetes.io/pcieRoot";
+inline constexpr std::string_view kAttrPciBusId = "resource.kubernetes.io/pciBusID";
+inline constexpr std::string_view kAttrNumaNode = "resource.kubernetes.io/numaNode";
+
+// Alignment attributes shared by all Tessera drivers: "<domain>/<name>".
+inline constexpr std::string_view kAlignPcieSwitch = "pcieSwitch";
+std::string AlignmentAttribute(std::string_view domain, std::string_view name);
+
+// Common per-driver attributes (unqualified: in the driver's own domain).
+inline constexpr std::string_view kAttrVendor = "vendor";
+inline constexpr std::string_view kAttrModel = "model";
+inline constexpr std::string_view kAttrIndex = "index";
+inline constexpr std::string_view kAttrUuid = "uuid";
+inline constexpr std::string_view kAttrDriverVersion = "driverVersion";
+inline constexpr std::string_view kAttrType = "type";
+
+// GPU.
+inline constexpr std::string_view kAttrProductName = "productName";
+inline constexpr std::string_view kAttrArchitecture = "architecture";
+inline constexpr std::string_view kAttrComputeCapability = "computeCapability";
+inline constexpr std::string_view kAttrNearestRdma = "nearestRdmaDevice";
+inline constexpr std::string_view kAttrNearestRdmaLink = "nearestRdmaLink";
+inline constexpr std::string_view kAttrMigProfile = "migProfile";
+inline constexpr std::string_view kAttrParentUuid = "parentUUID";
+
+// RDMA NIC.
+inline constexpr std::string_view kAttrRdmaDevice = "rdmaDevice";
+inline constexpr std::string_view kAttrIfName = "ifName";
+inline constexpr std::string_view kAttrLinkLayer = "linkLayer";
+inline constexpr std::string_view kAttrPortState = "portState";
+inline constexpr std::string_view kAttrSpeedGbps = "speedGbps";
+inline constexpr std::string_view kAttrNodeGuid = "nodeGUID";
+inline constexpr std::string_view kAttrSriovRole = "sriovRole";
+inline constexpr std::string_view kAttrSriovParent = "sriovParent";
+
+// Capacities.
+inline constexpr std::string_view kCapMemory = "memory";
+inline constexpr std::string_view kCapCompute = "compute";
+
+}  // namespace tessera::drivers
