@@ -1,0 +1,100 @@
+#include "agent/flags.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "test/matchers/status_matchers.h"
+
+namespace tessera::agent {
+namespace {
+
+using ::tessera::testing::StatusIs;
+using ::testing::HasSubstr;
+
+absl::StatusOr<std::optional<Config>> Parse(std::vector<const char*> args, std::string* out = nullptr) {
+  args.insert(args.begin(), "tessera-agent");
+  std::ostringstream os;
+  auto r = ParseAgentFlags(static_cast<int>(args.size()), args.data(), os);
+  if (out) *out = os.str();
+  return r;
+}
+
+class FlagsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : {"NODE_NAME", "TESSERA_DRIVERS", "CDI_ROOT", "TESSERA_LOG_LEVEL"}) ::unsetenv(v);
+  }
+  void TearDown() override { SetUp(); }
+};
+
+TEST_F(FlagsTest, DefaultsMatchTheKubeletLayout) {
+  ASSERT_OK_AND_ASSIGN(auto c, Parse({"--node-name", "node-a"}));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->plugin_dir, "/var/lib/kubelet/plugins");
+  EXPECT_EQ(c->registry_dir, "/var/lib/kubelet/plugins_registry");
+  EXPECT_EQ(c->cdi_dir, "/var/run/cdi");
+  EXPECT_EQ(c->DriverNames(),
+            (std::vector<std::string>{"gpu.tessera.dev", "rdma.tessera.dev", "npu.tessera.dev"}));
+  EXPECT_FALSE(c->simulated());
+}
+
+TEST_F(FlagsTest, EnvironmentTwinsApplyAndFlagsWin) {
+  ::setenv("NODE_NAME", "from-env", 1);
+  ::setenv("CDI_ROOT", "/env/cdi", 1);
+  ::setenv("TESSERA_DRIVERS", "rdma", 1);
+  ASSERT_OK_AND_ASSIGN(auto c, Parse({"--cdi-dir", "/flag/cdi"}));
+  EXPECT_EQ(c->node_name, "from-env");
+  EXPECT_EQ(c->cdi_dir, "/flag/cdi");
+  EXPECT_EQ(c->drivers, (std::vector<std::string>{"rdma"}));
+}
+
+TEST_F(FlagsTest, RejectsBadValuesNamingTheFlag) {
+  EXPECT_THAT(Parse({"--node-name", "n", "--drivers", "gpu,fpga"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--drivers")));
+  EXPECT_THAT(Parse({"--node-name", "n", "--driver-domain", "Not_A_Domain"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--driver-domain")));
+  EXPECT_THAT(Parse({"--node-name", "n", "--cdi-dir", "relative/dir"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--cdi-dir")));
+  EXPECT_THAT(Parse({"--node-name", "UPPER"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--node-name")));
+  EXPECT_THAT(Parse({"--node-name", "n", "--sysfs-root", "/a", "--hwloc-xml", "/b"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exclude")));
+  EXPECT_THAT(Parse({"--node-name", "n", "--log-level", "kubelet=loud"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--log-level")));
+  EXPECT_THAT(Parse({"--node-name", "n", "--health-interval", "30"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Parse({"--no-such-flag"}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(FlagsTest, HelpListsEveryFlagWithItsEnvironmentTwin) {
+  std::string out;
+  ASSERT_OK_AND_ASSIGN(auto c, Parse({"--help"}, &out));
+  EXPECT_FALSE(c.has_value());
+  for (const char* s : {"--node-name", "NODE_NAME", "--kubeconfig", "--drivers", "--plugin-dir",
+                        "KUBELET_PLUGINS_DIR", "--registry-dir", "--cdi-dir", "CDI_ROOT",
+                        "--state-dir", "--sysfs-root", "--hwloc-xml", "--dev-root", "--pod-uid",
+                        "POD_UID", "--metrics-addr", "--log-level"}) {
+    EXPECT_THAT(out, HasSubstr(s));
+  }
+}
+
+TEST_F(FlagsTest, DedupesDriversAndParsesLogModules) {
+  ASSERT_OK_AND_ASSIGN(auto c, Parse({"--node-name", "n", "--drivers", "gpu, gpu,npu",
+                                      "--log-level", "warn,kubelet=debug", "--log-format", "json"}));
+  EXPECT_EQ(c->drivers, (std::vector<std::string>{"gpu", "npu"}));
+  EXPECT_EQ(c->log.level, "warn");
+  EXPECT_EQ(c->log.module_levels.at("kubelet"), "debug");
+  EXPECT_TRUE(c->log.json);
+}
+
+TEST(DnsTest, Subdomains) {
+  EXPECT_TRUE(IsDnsSubdomain("gpu.tessera.dev"));
+  EXPECT_TRUE(IsDnsSubdomain("node-1"));
+  EXPECT_FALSE(IsDnsSubdomain("-a"));
+  EXPECT_FALSE(IsDnsSubdomain("a..b"));
+  EXPECT_FALSE(IsDnsSubdomain(std::string(254, 'a')));
+}
+
+}  // namespace
+}  // namespace tessera::agent
