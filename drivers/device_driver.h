@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -184,6 +185,16 @@ class DeviceDriver {
   // Undoes PrepareClaim. Idempotent; succeeds for state already undone.
   virtual absl::Status UnprepareClaim(std::string_view claim_uid,
                                       const PreparedClaim& prepared) = 0;
+
+  // Called once at start, before any claim operation, with every claim the
+  // checkpoint holds as prepared for this driver, so the driver can rebuild
+  // what it keeps in memory (reference counts of MPS daemons and time-slice
+  // settings, moved links). Default: nothing to rebuild.
+  virtual absl::Status RestoreState(
+      const std::vector<std::pair<std::string, PreparedClaim>>& prepared_claims) {
+    (void)prepared_claims;
+    return absl::OkStatus();
+  }
 
   // Re-applies host state of a prepared claim after a reboot (the boot id
   // changed) or when the agent finds it missing. Default: nothing to do.
