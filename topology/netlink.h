@@ -131,8 +131,8 @@ class Netlink {
   // kernel flushes them. Its index may change if taken in the target.
   virtual absl::Status MoveLinkToNetns(int index, const NetnsHandle& target,
                                        std::string_view name_in_target) = 0;
-  // FailedPrecondition when the link is up (the kernel refuses to rename a
-  // running link).
+  // FailedPrecondition when the link is up and the kernel refuses to rename a
+  // running link (kernels before 6.2 do; callers set it down first).
   virtual absl::Status RenameLink(int index, std::string_view name) = 0;
   virtual absl::Status SetMtu(int index, uint32_t mtu) = 0;
   virtual absl::Status SetUp(int index, bool up) = 0;
