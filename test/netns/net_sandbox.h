@@ -127,15 +127,26 @@ inline std::vector<std::string> IpAddrs(int pid, const std::string& name, bool w
   return out;
 }
 
-// What "untouched" means for a link: name, index, MTU, flags, MAC, master,
-// addresses. Stats and timers are left out.
+// What "untouched" means for a link: name, index, MTU, admin state, MAC,
+// master, global addresses (with broadcast). Carrier, stats and timers are
+// left out: they follow the peer, not us.
 inline std::string LinkFingerprint(int pid, const std::string& name) {
   std::optional<nlohmann::json> l = IpLink(pid, name);
   if (!l.has_value()) return "absent";
+  bool up = false;
+  for (const auto& flag : l->value("flags", nlohmann::json::array())) up = up || flag == "UP";
+  std::vector<std::string> brd;
+  CmdResult r = Ip(pid, {"-j", "addr", "show", "dev", name});
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (!j.is_discarded() && j.is_array() && !j.empty()) {
+    for (const auto& a : j[0].value("addr_info", nlohmann::json::array())) {
+      if (a.value("scope", "") != "link") brd.push_back(a.value("broadcast", ""));
+    }
+  }
   nlohmann::json f = {{"ifname", l->value("ifname", "")},   {"ifindex", l->value("ifindex", 0)},
-                      {"mtu", l->value("mtu", 0)},          {"flags", l->value("flags", nlohmann::json())},
+                      {"mtu", l->value("mtu", 0)},          {"up", up},
                       {"address", l->value("address", "")}, {"master", l->value("master", "")},
-                      {"addrs", IpAddrs(pid, name, true)}};
+                      {"addrs", IpAddrs(pid, name)},        {"broadcast", brd}};
   return f.dump();
 }
 
