@@ -64,7 +64,7 @@ class NetnsHookProcessTest : public ::testing::Test {
   CmdResult Hook(std::vector<std::string> args, std::string stdin_data) {
     std::vector<std::string> argv = {TESSERA_NETNS_HOOK_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
-    return tessera::testing::Run(InNetns(host_->pid(), std::move(argv)), std::move(stdin_data));
+    return tessera::testing::RunCommand(InNetns(host_->pid(), std::move(argv)), std::move(stdin_data));
   }
   CmdResult Attach(std::vector<std::string> flags) {
     std::vector<std::string> args = {"attach", "--state-file=" + StateFile()};
@@ -201,7 +201,7 @@ TEST_F(NetnsHookProcessTest, KernelRefusalAfterTheMoveIsRolledBack) {
 
 TEST_F(NetnsHookProcessTest, IpDisabledInTheContainerIsRolledBack) {
   // A link moved into this namespace gets its "default" IPv6 settings.
-  CmdResult s = tessera::testing::Run(
+  CmdResult s = tessera::testing::RunCommand(
       InNetns(ctr_->pid(), {"sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"}));
   ASSERT_EQ(s.exit_code, 0) << s.err;
   CmdResult r = Attach({"--host-interface=tsa", "--address=10.81.0.2/24", "--address=fd81::2/64"});

@@ -79,7 +79,7 @@ struct CmdResult {
 };
 
 // Runs argv; exit_code -1 when it could not be started.
-inline CmdResult Run(std::vector<std::string> argv, std::string stdin_data = "",
+inline CmdResult RunCommand(std::vector<std::string> argv, std::string stdin_data = "",
                      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   base::ProcessCommandRunner runner;
   auto r = runner.Run(base::Command{
@@ -101,7 +101,7 @@ inline std::vector<std::string> InNetns(int pid, std::vector<std::string> argv) 
 inline CmdResult Ip(int pid, std::vector<std::string> args) {
   std::vector<std::string> argv = {"ip"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(InNetns(pid, std::move(argv)));
+  return RunCommand(InNetns(pid, std::move(argv)));
 }
 
 // `ip -j -d link show <name>` parsed; nullopt when the link does not exist.
