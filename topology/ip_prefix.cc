@@ -61,8 +61,8 @@ bool IpPrefix::IsLinkLocal() const {
 absl::StatusOr<IpPrefix> ParseIpPrefix(std::string_view text) {
   base::SplitPair parts = base::SplitOnce(text, '/');
   if (!parts.found) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "parse address ", base::Quote(text), ": expected <address>/<prefix length>"));
+    return absl::InvalidArgumentError(
+        base::StrCat("parse address ", base::Quote(text), ": expected <address>/<prefix length>"));
   }
   absl::StatusOr<Parsed> p = ParseBytes(parts.first, "address");
   if (!p.ok()) return p.status();
@@ -92,8 +92,7 @@ absl::Status ValidateInterfaceAddress(const IpPrefix& prefix) {
   absl::StatusOr<Parsed> p = ParseBytes(prefix.address, "address");
   if (!p.ok()) return p.status();
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        base::StrCat("address ", prefix.ToString(), ": ", why));
+    return absl::InvalidArgumentError(base::StrCat("address ", prefix.ToString(), ": ", why));
   };
   if (prefix.prefix_length < 0 || prefix.prefix_length > MaxPrefix(p->family)) {
     return bad("prefix length out of range");
@@ -106,8 +105,8 @@ absl::Status ValidateInterfaceAddress(const IpPrefix& prefix) {
     if (b[0] >= 224 && b[0] <= 239) return bad("multicast addresses cannot be assigned");
     if (v == 0xffffffffu) return bad("the broadcast address cannot be assigned");
     if (prefix.prefix_length <= 30) {
-      uint32_t host_mask = prefix.prefix_length == 0 ? 0xffffffffu
-                                                     : (0xffffffffu >> prefix.prefix_length);
+      uint32_t host_mask =
+          prefix.prefix_length == 0 ? 0xffffffffu : (0xffffffffu >> prefix.prefix_length);
       if ((v & host_mask) == 0) return bad("is the network address of its subnet");
       if ((v & host_mask) == host_mask) return bad("is the broadcast address of its subnet");
     }

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::topology {
@@ -28,18 +29,18 @@ TEST(IpPrefixTest, ParsesAndCanonicalizes) {
            {"2001:db8::1/128", IpFamily::kIpv6, "2001:db8::1", 128},
            {"::ffff:10.1.2.3/96", IpFamily::kIpv6, "::ffff:10.1.2.3", 96},
        }) {
-    EXPECT_THAT(ParseIpPrefix(c.in),
-                IsOkAndHolds(IpPrefix{.family = c.family, .address = c.address, .prefix_length = c.len}))
+    EXPECT_THAT(
+        ParseIpPrefix(c.in),
+        IsOkAndHolds(IpPrefix{.family = c.family, .address = c.address, .prefix_length = c.len}))
         << c.in;
   }
   EXPECT_EQ(ParseIpPrefix("FD00::2/64")->ToString(), "fd00::2/64");
 }
 
 TEST(IpPrefixTest, RejectsMalformedText) {
-  for (std::string bad : {"", "10.0.0.2", "10.0.0.2/", "10.0.0.2/33", "10.0.0.2/024",
-                          "10.0.0.2/+4", "10.0.0.2/ 24", "10.0.0/24", "010.0.0.2/24",
-                          "fd00::2/129", "fd00::2%eth0/64", "host/24", "10.0.0.2/24/1",
-                          "1.2.3.4 /24"}) {
+  for (std::string bad : {"", "10.0.0.2", "10.0.0.2/", "10.0.0.2/33", "10.0.0.2/024", "10.0.0.2/+4",
+                          "10.0.0.2/ 24", "10.0.0/24", "010.0.0.2/24", "fd00::2/129",
+                          "fd00::2%eth0/64", "host/24", "10.0.0.2/24/1", "1.2.3.4 /24"}) {
     EXPECT_THAT(ParseIpPrefix(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
   EXPECT_THAT(ParseIpPrefix("10.0.0.2/33"),
@@ -48,8 +49,8 @@ TEST(IpPrefixTest, RejectsMalformedText) {
 
 TEST(IpPrefixTest, ParsesBareAddressAsHostPrefix) {
   EXPECT_THAT(ParseIpAddress("10.1.1.1"),
-              IsOkAndHolds(IpPrefix{.family = IpFamily::kIpv4, .address = "10.1.1.1",
-                                    .prefix_length = 32}));
+              IsOkAndHolds(
+                  IpPrefix{.family = IpFamily::kIpv4, .address = "10.1.1.1", .prefix_length = 32}));
   EXPECT_EQ(ParseIpAddress("fe80::1")->prefix_length, 128);
   EXPECT_THAT(ParseIpAddress("10.1.1.1/8"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -63,8 +64,8 @@ TEST(IpPrefixTest, LinkLocal) {
 }
 
 TEST(IpPrefixTest, ValidatesAssignableAddresses) {
-  for (std::string ok : {"10.0.0.2/24", "10.0.0.1/31", "10.0.0.0/31", "10.0.0.5/32",
-                         "fd00::2/64", "2001:db8::/64"}) {
+  for (std::string ok : {"10.0.0.2/24", "10.0.0.1/31", "10.0.0.0/31", "10.0.0.5/32", "fd00::2/64",
+                         "2001:db8::/64"}) {
     EXPECT_OK(ValidateInterfaceAddress(*ParseIpPrefix(ok))) << ok;
   }
   struct Bad {

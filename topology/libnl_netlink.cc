@@ -17,11 +17,6 @@
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <netlink/attr.h>
-#include <netlink/handlers.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
@@ -39,10 +34,16 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "spdlog/fmt/fmt.h"
+#include <netlink/attr.h>
+#include <netlink/handlers.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::topology {
 namespace {
@@ -127,13 +128,20 @@ uint32_t AttrU32(const nlattr* attr) {
 
 OperState ToOperState(uint8_t v) {
   switch (v) {
-    case IF_OPER_NOTPRESENT: return OperState::kNotPresent;
-    case IF_OPER_DOWN: return OperState::kDown;
-    case IF_OPER_LOWERLAYERDOWN: return OperState::kLowerLayerDown;
-    case IF_OPER_TESTING: return OperState::kTesting;
-    case IF_OPER_DORMANT: return OperState::kDormant;
-    case IF_OPER_UP: return OperState::kUp;
-    default: return OperState::kUnknown;
+    case IF_OPER_NOTPRESENT:
+      return OperState::kNotPresent;
+    case IF_OPER_DOWN:
+      return OperState::kDown;
+    case IF_OPER_LOWERLAYERDOWN:
+      return OperState::kLowerLayerDown;
+    case IF_OPER_TESTING:
+      return OperState::kTesting;
+    case IF_OPER_DORMANT:
+      return OperState::kDormant;
+    case IF_OPER_UP:
+      return OperState::kUp;
+    default:
+      return OperState::kUnknown;
   }
 }
 
@@ -234,7 +242,8 @@ int OnError(sockaddr_nl*, nlmsgerr* e, void* arg) {
   st->error = -e->error;
   // The error sits in an nlmsghdr; with NLM_F_ACK_TLVS, attributes follow the
   // (possibly capped) echoed request (include/uapi/linux/netlink.h).
-  const auto* h = reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(e) - NLMSG_HDRLEN);
+  const auto* h =
+      reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(e) - NLMSG_HDRLEN);
   if ((h->nlmsg_flags & NLM_F_ACK_TLVS) == 0) return NL_STOP;
   size_t offset = sizeof(nlmsgerr);
   if ((h->nlmsg_flags & NLM_F_CAPPED) == 0) offset += e->msg.nlmsg_len - NLMSG_HDRLEN;
@@ -272,8 +281,7 @@ absl::StatusOr<SockPtr> ConnectRoute(int netns_fd, int groups_buffer_bytes) {
   auto connect = [&]() -> absl::Status {
     int rc = nl_connect(sk.get(), NETLINK_ROUTE);
     if (rc < 0) {
-      return absl::UnavailableError(
-          base::StrCat("open rtnetlink socket: ", nl_geterror(rc)));
+      return absl::UnavailableError(base::StrCat("open rtnetlink socket: ", nl_geterror(rc)));
     }
     return absl::OkStatus();
   };
@@ -331,7 +339,7 @@ class LibnlLinkEventStream final : public LinkEventStream {
 
  private:
   absl::Status ReadAvailable() {
-    std::array<char, 64 * 1024> buf;
+    std::array<char, size_t{64} * 1024> buf;
     while (true) {
       ssize_t len = ::recv(nl_socket_get_fd(sk_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
       if (len < 0) {
@@ -344,8 +352,7 @@ class LibnlLinkEventStream final : public LinkEventStream {
           }
           continue;
         }
-        return absl::UnavailableError(
-            base::StrCat("watch links: recv: ", std::strerror(errno)));
+        return absl::UnavailableError(base::StrCat("watch links: recv: ", std::strerror(errno)));
       }
       if (len == 0) return absl::OkStatus();
       int left = static_cast<int>(len);
@@ -354,11 +361,10 @@ class LibnlLinkEventStream final : public LinkEventStream {
         if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) continue;
         Link l;
         if (!ParseLink(h, &l)) continue;
-        pending_.push_back(LinkEvent{
-            .type = h->nlmsg_type == RTM_NEWLINK ? LinkEventType::kNewLink
-                                                 : LinkEventType::kDelLink,
-            .index = l.index,
-            .name = l.name});
+        pending_.push_back(LinkEvent{.type = h->nlmsg_type == RTM_NEWLINK ? LinkEventType::kNewLink
+                                                                          : LinkEventType::kDelLink,
+                                     .index = l.index,
+                                     .name = l.name});
       }
     }
   }
@@ -414,13 +420,14 @@ struct LibnlNetlink::Impl {
   // Dumps `type` with `header` as the request payload, calling `on_msg` for
   // every reply message. The one place NLE_DUMP_INTR is retried.
   absl::Status Dump(int type, const void* header, size_t header_len, std::string_view what,
-                    const std::function<void(nlmsghdr*)>& on_msg, const std::function<void()>& reset)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+                    const std::function<void(nlmsghdr*)>& on_msg,
+                    const std::function<void()>& reset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     for (int attempt = 1;; ++attempt) {
       RETURN_IF_ERROR(base::Annotate(EnsureConnected(), what));
       reset();
       MsgPtr msg(nlmsg_alloc_simple(type, NLM_F_DUMP));
-      if (!msg || nlmsg_append(msg.get(), const_cast<void*>(header), header_len, NLMSG_ALIGNTO) < 0) {
+      if (!msg ||
+          nlmsg_append(msg.get(), const_cast<void*>(header), header_len, NLMSG_ALIGNTO) < 0) {
         return absl::ResourceExhaustedError(base::StrCat(what, ": build request"));
       }
       int rc = nl_send_auto(sk.get(), msg.get());
@@ -443,8 +450,8 @@ struct LibnlNetlink::Impl {
       if (rc == -NLE_DUMP_INTR) {
         if (stats != nullptr) stats->dump_retries_total.Inc();
         if (attempt < kMaxDumpAttempts) continue;
-        return absl::AbortedError(base::StrCat(
-            what, ": interrupted by concurrent changes ", kMaxDumpAttempts, " times in a row"));
+        return absl::AbortedError(base::StrCat(what, ": interrupted by concurrent changes ",
+                                               kMaxDumpAttempts, " times in a row"));
       }
       if (rc < 0) {
         sk.reset();
@@ -459,7 +466,8 @@ struct LibnlNetlink::Impl {
   absl::Status SetLink(const ifinfomsg& ifi, std::string_view what,
                        const std::function<int(nl_msg*)>& attrs) {
     MsgPtr msg(nlmsg_alloc_simple(RTM_NEWLINK, 0));
-    if (!msg || nlmsg_append(msg.get(), const_cast<ifinfomsg*>(&ifi), sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+    if (!msg ||
+        nlmsg_append(msg.get(), const_cast<ifinfomsg*>(&ifi), sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
         attrs(msg.get()) < 0) {
       return absl::ResourceExhaustedError(base::StrCat(what, ": build request"));
     }
@@ -471,9 +479,9 @@ struct LibnlNetlink::Impl {
     const int family = a.prefix.family == IpFamily::kIpv4 ? AF_INET : AF_INET6;
     std::array<uint8_t, 16> bytes{};
     if (::inet_pton(family, a.prefix.address.c_str(), bytes.data()) != 1) {
-      return absl::InvalidArgumentError(
-          base::StrCat(what, ": address ", base::Quote(a.prefix.address), " is not ",
-                       IpFamilyName(a.prefix.family)));
+      return absl::InvalidArgumentError(base::StrCat(what, ": address ",
+                                                     base::Quote(a.prefix.address), " is not ",
+                                                     IpFamilyName(a.prefix.family)));
     }
     const int len = family == AF_INET ? 4 : 16;
     MsgPtr msg(nlmsg_alloc_simple(type, flags));
@@ -578,8 +586,9 @@ absl::StatusOr<std::vector<int>> LibnlNetlink::DefaultRouteLinks(IpFamily family
 }
 
 absl::StatusOr<std::unique_ptr<LinkEventStream>> LibnlNetlink::WatchLinks() {
-  ASSIGN_OR_RETURN(SockPtr sk, base::Annotate(ConnectRoute(impl_->netns_fd, kEventSocketBufferBytes),
-                                              "watch links"));
+  ASSIGN_OR_RETURN(
+      SockPtr sk,
+      base::Annotate(ConnectRoute(impl_->netns_fd, kEventSocketBufferBytes), "watch links"));
   nl_socket_disable_seq_check(sk.get());
   int rc = nl_socket_add_membership(sk.get(), RTNLGRP_LINK);
   if (rc < 0) return LibnlError(rc, "watch links: join RTNLGRP_LINK");
@@ -639,10 +648,9 @@ absl::Status LibnlNetlink::AddAddress(const Address& address) {
 }
 
 absl::Status LibnlNetlink::DeleteAddress(const Address& address) {
-  return impl_->ChangeAddress(
-      RTM_DELADDR, 0, address,
-      base::StrCat("delete address ", address.prefix.ToString(), " from link ",
-                   address.link_index));
+  return impl_->ChangeAddress(RTM_DELADDR, 0, address,
+                              base::StrCat("delete address ", address.prefix.ToString(),
+                                           " from link ", address.link_index));
 }
 
 }  // namespace tessera::topology

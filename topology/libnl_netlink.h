@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+
 #include "topology/netlink.h"
 
 namespace tessera::topology {

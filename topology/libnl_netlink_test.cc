@@ -7,9 +7,10 @@
 #include <mutex>
 #include <thread>
 
-#include "base/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/metrics.h"
 #include "test/matchers/status_matchers.h"
 #include "test/netns/net_sandbox.h"
 #include "topology/netns.h"
@@ -125,8 +126,7 @@ TEST_F(LibnlNetlinkTest, ListsAddressesAndDefaultRoutes) {
   // A default route in another table is policy routing, not the host's.
   Sh({"route", "del", "default"});
   Sh({"route", "add", "default", "via", "10.66.1.254", "dev", "tvb", "table", "100"});
-  EXPECT_THAT(nl_->DefaultRouteLinks(IpFamily::kIpv4),
-              ::tessera::testing::IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(nl_->DefaultRouteLinks(IpFamily::kIpv4), ::tessera::testing::IsOkAndHolds(IsEmpty()));
 }
 
 TEST_F(LibnlNetlinkTest, ChangesLinksAsIpShowsThem) {
@@ -135,9 +135,8 @@ TEST_F(LibnlNetlinkTest, ChangesLinksAsIpShowsThem) {
   ASSERT_OK(nl_->SetMtu(idx, 9000));
   ASSERT_OK(nl_->RenameLink(idx, "tren"));
   ASSERT_OK(nl_->SetUp(idx, true));
-  ASSERT_OK(nl_->AddAddress(Address{.link_index = idx,
-                                     .prefix = *ParseIpPrefix("10.67.0.2/24"),
-                                     .broadcast = "10.67.0.255"}));
+  ASSERT_OK(nl_->AddAddress(Address{
+      .link_index = idx, .prefix = *ParseIpPrefix("10.67.0.2/24"), .broadcast = "10.67.0.255"}));
   ASSERT_OK(nl_->AddAddress(Address{.link_index = idx, .prefix = *ParseIpPrefix("fd67::2/64")}));
   auto l = IpLink(ns_->pid(), "tren");
   ASSERT_TRUE(l.has_value());
@@ -145,7 +144,8 @@ TEST_F(LibnlNetlinkTest, ChangesLinksAsIpShowsThem) {
   EXPECT_THAT(l->value("flags", std::vector<std::string>{}), ::testing::Contains("UP"));
   EXPECT_THAT(IpAddrs(ns_->pid(), "tren"), ElementsAre("10.67.0.2/24", "fd67::2/64"));
 
-  ASSERT_OK(nl_->DeleteAddress(Address{.link_index = idx, .prefix = *ParseIpPrefix("10.67.0.2/24")}));
+  ASSERT_OK(
+      nl_->DeleteAddress(Address{.link_index = idx, .prefix = *ParseIpPrefix("10.67.0.2/24")}));
   EXPECT_THAT(IpAddrs(ns_->pid(), "tren"), ElementsAre("fd67::2/64"));
   ASSERT_OK(nl_->SetUp(idx, false));
   EXPECT_THAT(IpLink(ns_->pid(), "tren")->value("flags", std::vector<std::string>{}),

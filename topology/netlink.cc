@@ -7,22 +7,32 @@ namespace tessera::topology {
 
 std::string_view OperStateName(OperState state) {
   switch (state) {
-    case OperState::kUnknown: return "unknown";
-    case OperState::kNotPresent: return "notpresent";
-    case OperState::kDown: return "down";
-    case OperState::kLowerLayerDown: return "lowerlayerdown";
-    case OperState::kTesting: return "testing";
-    case OperState::kDormant: return "dormant";
-    case OperState::kUp: return "up";
+    case OperState::kUnknown:
+      return "unknown";
+    case OperState::kNotPresent:
+      return "notpresent";
+    case OperState::kDown:
+      return "down";
+    case OperState::kLowerLayerDown:
+      return "lowerlayerdown";
+    case OperState::kTesting:
+      return "testing";
+    case OperState::kDormant:
+      return "dormant";
+    case OperState::kUp:
+      return "up";
   }
   return "unknown";
 }
 
 std::string_view LinkEventTypeName(LinkEventType type) {
   switch (type) {
-    case LinkEventType::kNewLink: return "newlink";
-    case LinkEventType::kDelLink: return "dellink";
-    case LinkEventType::kOverflow: return "overflow";
+    case LinkEventType::kNewLink:
+      return "newlink";
+    case LinkEventType::kDelLink:
+      return "dellink";
+    case LinkEventType::kOverflow:
+      return "overflow";
   }
   return "unknown";
 }
@@ -58,11 +68,11 @@ NetlinkStats::NetlinkStats(base::metrics::Registry& registry)
     : available(registry.GetGauge("tessera_netlink_available",
                                   "1 while netlink link events are received, 0 when rescans "
                                   "poll only (degraded mode)")),
-      events_total(registry.GetCounter("tessera_netlink_events_total",
-                                       "Link events received from netlink")),
-      event_overflows_total(registry.GetCounter(
-          "tessera_netlink_event_overflows_total",
-          "Times the kernel dropped link events (ENOBUFS), forcing a rescan")),
+      events_total(
+          registry.GetCounter("tessera_netlink_events_total", "Link events received from netlink")),
+      event_overflows_total(
+          registry.GetCounter("tessera_netlink_event_overflows_total",
+                              "Times the kernel dropped link events (ENOBUFS), forcing a rescan")),
       dump_retries_total(registry.GetCounter(
           "tessera_netlink_dump_retries_total",
           "Netlink dumps restarted because the kernel marked them interrupted")) {}

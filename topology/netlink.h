@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/metrics.h"
 #include "topology/ip_prefix.h"
 #include "topology/netns.h"
@@ -45,8 +46,8 @@ struct Link {
   bool lower_up = false;  // IFF_LOWER_UP: carrier
   bool loopback = false;  // IFF_LOOPBACK
   uint32_t mtu = 0;
-  uint32_t min_mtu = 0;  // IFLA_MIN_MTU; 0 when the kernel does not say
-  uint32_t max_mtu = 0;  // IFLA_MAX_MTU; 0 when the kernel does not say (no limit known)
+  uint32_t min_mtu = 0;       // IFLA_MIN_MTU; 0 when the kernel does not say
+  uint32_t max_mtu = 0;       // IFLA_MAX_MTU; 0 when the kernel does not say (no limit known)
   std::string mac;            // "0c:42:a1:00:00:01", lowercase; empty without a hardware address
   std::string permanent_mac;  // IFLA_PERM_ADDRESS when the driver reports one
   OperState oper_state = OperState::kUnknown;
@@ -154,9 +155,9 @@ struct NetlinkStats {
   explicit NetlinkStats(base::metrics::Registry& registry);
   // 1 while link events are being received, 0 in degraded (poll-only) mode.
   base::metrics::Gauge& available;
-  base::metrics::Counter& events_total;            // link events delivered
-  base::metrics::Counter& event_overflows_total;   // ENOBUFS: events lost, rescan forced
-  base::metrics::Counter& dump_retries_total;      // dumps restarted after NLE_DUMP_INTR
+  base::metrics::Counter& events_total;           // link events delivered
+  base::metrics::Counter& event_overflows_total;  // ENOBUFS: events lost, rescan forced
+  base::metrics::Counter& dump_retries_total;     // dumps restarted after NLE_DUMP_INTR
 };
 
 // Opens a link-event stream for a rescan loop. On failure it logs one warn

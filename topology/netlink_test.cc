@@ -3,9 +3,10 @@
 
 #include <thread>
 
-#include "base/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/metrics.h"
 #include "test/fakes/topology/fake_netlink.h"
 #include "test/matchers/status_matchers.h"
 
@@ -20,7 +21,10 @@ std::vector<Link> SampleLinks() {
       Link{.index = 1, .name = "lo", .loopback = true},
       Link{.index = 2, .name = "eth0", .mac = "02:fc:00:00:00:01"},
       Link{.index = 5, .name = "veth0", .kind = "veth", .mac = "aa:bb:cc:00:00:01"},
-      Link{.index = 6, .name = "veth1", .kind = "veth", .mac = "aa:bb:cc:00:00:02",
+      Link{.index = 6,
+           .name = "veth1",
+           .kind = "veth",
+           .mac = "aa:bb:cc:00:00:02",
            .permanent_mac = "0c:42:a1:00:00:09"},
   };
 }

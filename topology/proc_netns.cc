@@ -85,8 +85,7 @@ absl::StatusOr<NetnsHandle> ProcNetworkNamespaces::OpenProcess(int pid) {
   }
   absl::StatusOr<NetnsHandle> h = OpenNetnsFile(base::StrCat(proc_root_, "/", pid, "/ns/net"));
   if (absl::IsNotFound(h.status())) {
-    return absl::NotFoundError(
-        base::StrCat("open netns of process ", pid, ": no such process"));
+    return absl::NotFoundError(base::StrCat("open netns of process ", pid, ": no such process"));
   }
   return h;
 }

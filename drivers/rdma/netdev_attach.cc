@@ -32,7 +32,8 @@ std::string Ipv4Broadcast(const IpPrefix& prefix) {
   std::array<uint8_t, 4> b{};
   if (::inet_pton(AF_INET, prefix.address.c_str(), b.data()) != 1) return "";
   uint32_t v = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
-  uint32_t host_mask = prefix.prefix_length == 0 ? 0xffffffffu : (0xffffffffu >> prefix.prefix_length);
+  uint32_t host_mask =
+      prefix.prefix_length == 0 ? 0xffffffffu : (0xffffffffu >> prefix.prefix_length);
   v |= host_mask;
   return base::StrCat(v >> 24, ".", (v >> 16) & 0xff, ".", (v >> 8) & 0xff, ".", v & 0xff);
 }
@@ -81,8 +82,8 @@ absl::Status ValidateNetdevConfig(const NetdevConfig& config) {
   RETURN_IF_ERROR(ValidateInterfaceName(config.host_interface, "hostInterface"));
   RETURN_IF_ERROR(ValidateInterfaceName(config.container_interface, "containerInterface"));
   if (config.mtu.has_value() && (*config.mtu < kMinMtu || *config.mtu > kMaxMtu)) {
-    return absl::InvalidArgumentError(base::StrCat("mtu: ", *config.mtu, " is outside ", kMinMtu,
-                                                   "..", kMaxMtu));
+    return absl::InvalidArgumentError(
+        base::StrCat("mtu: ", *config.mtu, " is outside ", kMinMtu, "..", kMaxMtu));
   }
   if (!config.rdma_device.empty()) {
     // IB_DEVICE_NAME_MAX is 64 with the NUL (include/rdma/ib_verbs.h).
@@ -97,8 +98,8 @@ absl::Status ValidateNetdevConfig(const NetdevConfig& config) {
   }
   for (size_t i = 0; i < config.addresses.size(); ++i) {
     const IpPrefix& a = config.addresses[i];
-    RETURN_IF_ERROR(base::Annotate(topology::ValidateInterfaceAddress(a),
-                                   base::StrCat("addresses[", i, "]")));
+    RETURN_IF_ERROR(
+        base::Annotate(topology::ValidateInterfaceAddress(a), base::StrCat("addresses[", i, "]")));
     if (a.family == IpFamily::kIpv6 && config.mtu.has_value() && *config.mtu < kMinIpv6Mtu) {
       return absl::InvalidArgumentError(
           base::StrCat("mtu: ", *config.mtu, " is below ", kMinIpv6Mtu,
@@ -116,9 +117,12 @@ absl::Status ValidateNetdevConfig(const NetdevConfig& config) {
 
 std::string_view RestoreOutcomeName(RestoreOutcome outcome) {
   switch (outcome) {
-    case RestoreOutcome::kRestored: return "restored";
-    case RestoreOutcome::kAlreadyRestored: return "already-restored";
-    case RestoreOutcome::kLinkGone: return "link-gone";
+    case RestoreOutcome::kRestored:
+      return "restored";
+    case RestoreOutcome::kAlreadyRestored:
+      return "already-restored";
+    case RestoreOutcome::kLinkGone:
+      return "link-gone";
   }
   return "unknown";
 }
@@ -272,20 +276,19 @@ absl::Status NetdevAttacher::CheckHostSide(const NetdevConfig& config,
                                            const std::vector<Link>& links, const Link& link,
                                            LinkSettings* settings) {
   if (link.loopback) {
-    return absl::InvalidArgumentError(
-        base::StrCat("link ", link.name, " is a loopback interface"));
+    return absl::InvalidArgumentError(base::StrCat("link ", link.name, " is a loopback interface"));
   }
   if (link.master_index != 0) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "link ", link.name, " is enslaved to ", LinkName(links, link.master_index),
-        "; moving it would change the host's bridge or bond"));
+    return absl::FailedPreconditionError(
+        base::StrCat("link ", link.name, " is enslaved to ", LinkName(links, link.master_index),
+                     "; moving it would change the host's bridge or bond"));
   }
   for (IpFamily family : {IpFamily::kIpv4, IpFamily::kIpv6}) {
     ASSIGN_OR_RETURN(std::vector<int> defaults, host_netlink_->DefaultRouteLinks(family));
     if (std::find(defaults.begin(), defaults.end(), link.index) != defaults.end()) {
-      return absl::FailedPreconditionError(base::StrCat(
-          "link ", link.name, " carries the host's ", IpFamilyName(family),
-          " default route; moving it would cut the node off the network"));
+      return absl::FailedPreconditionError(
+          base::StrCat("link ", link.name, " carries the host's ", IpFamilyName(family),
+                       " default route; moving it would cut the node off the network"));
     }
   }
   if (config.mtu.has_value()) {
@@ -324,8 +327,7 @@ absl::Status NetdevAttacher::CheckHostSide(const NetdevConfig& config,
 absl::Status NetdevAttacher::CheckAttachable(const NetdevConfig& config) {
   const std::string what = base::StrCat("check attach of ", config.host_interface);
   RETURN_IF_ERROR(base::Annotate(ValidateNetdevConfig(config), what));
-  ASSIGN_OR_RETURN(std::vector<Link> links,
-                   base::Annotate(host_netlink_->ListLinks(), what));
+  ASSIGN_OR_RETURN(std::vector<Link> links, base::Annotate(host_netlink_->ListLinks(), what));
   const Link* link = topology::FindLinkByName(links, config.host_interface);
   if (link == nullptr) {
     return absl::NotFoundError(
@@ -393,12 +395,11 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
                                                     const topology::NetnsHandle& target,
                                                     const std::string& state_file) {
   const std::string what = base::StrCat("attach link ", config.host_interface, " to ",
-                                        target.description(), " as ",
-                                        config.container_interface);
+                                        target.description(), " as ", config.container_interface);
   RETURN_IF_ERROR(base::Annotate(ValidateNetdevConfig(config), what));
   if (target.id() == host_.id()) {
-    return absl::FailedPreconditionError(base::StrCat(
-        what, ": the container shares the host network namespace (hostNetwork)"));
+    return absl::FailedPreconditionError(
+        base::StrCat(what, ": the container shares the host network namespace (hostNetwork)"));
   }
   ASSIGN_OR_RETURN(std::vector<Link> links, base::Annotate(host_netlink_->ListLinks(), what));
   const Link* link = topology::FindLinkByName(links, config.host_interface);
@@ -415,53 +416,55 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
 
   ASSIGN_OR_RETURN(std::unique_ptr<topology::Netlink> target_nl,
                    base::Annotate(namespaces_.Connect(target), what));
-  ASSIGN_OR_RETURN(std::vector<Link> target_links,
-                   base::Annotate(target_nl->ListLinks(), base::StrCat(what, ": list target links")));
+  ASSIGN_OR_RETURN(
+      std::vector<Link> target_links,
+      base::Annotate(target_nl->ListLinks(), base::StrCat(what, ": list target links")));
   if (const Link* clash = topology::FindLinkByName(target_links, config.container_interface)) {
-    return absl::AlreadyExistsError(base::StrCat(what, ": the target namespace already has a link named ",
-                                                 clash->name));
+    return absl::AlreadyExistsError(
+        base::StrCat(what, ": the target namespace already has a link named ", clash->name));
   }
   ASSIGN_OR_RETURN(std::vector<Address> target_addresses,
                    base::Annotate(target_nl->ListAddresses(topology::Netlink::kAllLinks), what));
   for (const IpPrefix& want : config.addresses) {
     for (const Address& have : target_addresses) {
       if (SameAddress(have, want)) {
-        return absl::AlreadyExistsError(
-            base::StrCat(what, ": address ", want.address,
-                         " is already in use in the target namespace on link ",
-                         LinkName(target_links, have.link_index)));
+        return absl::AlreadyExistsError(base::StrCat(
+            what, ": address ", want.address, " is already in use in the target namespace on link ",
+            LinkName(target_links, have.link_index)));
       }
     }
   }
 
   if (!state_file.empty()) {
     RETURN_IF_ERROR(base::Annotate(fs_.CreateDirectories(base::DirName(state_file), 0700), what));
-    RETURN_IF_ERROR(base::Annotate(
-        fs_.WriteFileAtomic(state_file, AttachRecordToJson(record).dump(2) + "\n",
-                            base::WriteOptions{.mode = 0600, .durable = true}),
-        base::StrCat(what, ": record original settings")));
+    RETURN_IF_ERROR(
+        base::Annotate(fs_.WriteFileAtomic(state_file, AttachRecordToJson(record).dump(2) + "\n",
+                                           base::WriteOptions{.mode = 0600, .durable = true}),
+                       base::StrCat(what, ": record original settings")));
   }
 
   // From here on the host changes; any failure is rolled back.
-  absl::Status status = host_netlink_->MoveLinkToNetns(record.original.index, target,
-                                                       config.container_interface);
+  absl::Status status =
+      host_netlink_->MoveLinkToNetns(record.original.index, target, config.container_interface);
   if (status.ok()) status = ConfigureInTarget(config, record.original, *target_nl);
   // Last, so a failure here only has the netdev to roll back.
-  if (status.ok() && record.rdma_moved) status = rdma_->MoveDeviceToNetns(config.rdma_device, target);
+  if (status.ok() && record.rdma_moved)
+    status = rdma_->MoveDeviceToNetns(config.rdma_device, target);
   if (status.ok()) return record;
 
   absl::StatusOr<RestoreOutcome> rollback = RestoreFrom(record, target_nl.get());
   if (!rollback.ok()) {
-    return absl::Status(status.code(),
-                        base::StrCat(what, ": ", base::Std(status.message()),
-                                     "; rollback failed: ", base::Std(rollback.status().message()),
-                                     state_file.empty()
-                                         ? std::string()
-                                         : base::StrCat("; original settings kept in ", state_file)));
+    return absl::Status(
+        status.code(),
+        base::StrCat(what, ": ", base::Std(status.message()),
+                     "; rollback failed: ", base::Std(rollback.status().message()),
+                     state_file.empty()
+                         ? std::string()
+                         : base::StrCat("; original settings kept in ", state_file)));
   }
   if (!state_file.empty()) (void)fs_.RemoveFile(state_file, /*durable=*/true);
-  return absl::Status(status.code(), base::StrCat(what, ": ", base::Std(status.message()),
-                                                  " (rolled back)"));
+  return absl::Status(status.code(),
+                      base::StrCat(what, ": ", base::Std(status.message()), " (rolled back)"));
 }
 
 absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record, const Link& link) {
@@ -473,8 +476,8 @@ absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record, c
     ASSIGN_OR_RETURN(std::vector<Link> links, host_netlink_->ListLinks());
     if (const Link* other = topology::FindLinkByName(links, o.name);
         other != nullptr && other->index != index) {
-      return absl::FailedPreconditionError(base::StrCat(
-          "the host has another link named ", o.name, " (index ", other->index, ")"));
+      return absl::FailedPreconditionError(
+          base::StrCat("the host has another link named ", o.name, " (index ", other->index, ")"));
     }
     if (up) {
       RETURN_IF_ERROR(host_netlink_->SetUp(index, false));
@@ -519,15 +522,16 @@ absl::StatusOr<RestoreOutcome> NetdevAttacher::RestoreFrom(const AttachRecord& r
     ASSIGN_OR_RETURN(std::vector<Link> links, from->ListLinks());
     if (const Link* l = Locate(links, o.mac, record.container_interface, true)) {
       if (const Link* clash = topology::FindLinkByName(host_links, o.name)) {
-        return absl::FailedPreconditionError(base::StrCat(
-            "move ", l->name, " back: the host has another link named ", o.name, " (index ",
-            clash->index, ")"));
+        return absl::FailedPreconditionError(base::StrCat("move ", l->name,
+                                                          " back: the host has another link named ",
+                                                          o.name, " (index ", clash->index, ")"));
       }
       RETURN_IF_ERROR(from->MoveLinkToNetns(l->index, host_, o.name));
       ASSIGN_OR_RETURN(host_links, host_netlink_->ListLinks());
       const Link* back = Locate(host_links, o.mac, o.name, true);
       if (back == nullptr) {
-        return absl::InternalError(base::StrCat("link ", o.name, " not found after moving it back"));
+        return absl::InternalError(
+            base::StrCat("link ", o.name, " not found after moving it back"));
       }
       ASSIGN_OR_RETURN(bool changed, RestoreOnHost(record, *back));
       (void)changed;
@@ -566,8 +570,9 @@ absl::StatusOr<RestoreOutcome> NetdevAttacher::Restore(const RestoreRequest& req
     // The kernel returns an RDMA device to the initial namespace when the
     // namespace it was moved to dies (ib_core rdma_dev_exit_net).
     if (rdma_ == nullptr) {
-      return absl::FailedPreconditionError(base::StrCat(
-          what, ": rdma device ", record.rdma_device, " was moved but RDMA netlink is not available"));
+      return absl::FailedPreconditionError(
+          base::StrCat(what, ": rdma device ", record.rdma_device,
+                       " was moved but RDMA netlink is not available"));
     }
     ASSIGN_OR_RETURN(std::vector<RdmaDeviceRef> devices,
                      base::Annotate(rdma_->ListDevices(), what));
@@ -587,10 +592,10 @@ absl::StatusOr<RestoreOutcome> NetdevAttacher::RestoreFromFile(const std::string
                                                                std::string netns_path) {
   ASSIGN_OR_RETURN(std::optional<AttachRecord> record, ReadAttachRecord(fs_, state_file));
   if (!record.has_value()) return RestoreOutcome::kAlreadyRestored;
-  ASSIGN_OR_RETURN(RestoreOutcome outcome,
-                   Restore(RestoreRequest{.record = *std::move(record),
-                                          .pid = pid,
-                                          .netns_path = std::move(netns_path)}));
+  ASSIGN_OR_RETURN(
+      RestoreOutcome outcome,
+      Restore(RestoreRequest{
+          .record = *std::move(record), .pid = pid, .netns_path = std::move(netns_path)}));
   absl::Status removed = fs_.RemoveFile(state_file, /*durable=*/true);
   if (!removed.ok() && !absl::IsNotFound(removed)) {
     return base::Annotate(removed, base::StrCat("remove attach record ", state_file));

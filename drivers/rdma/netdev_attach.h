@@ -24,9 +24,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
 #include "base/filesystem.h"
 #include "drivers/rdma/rdma_netlink.h"
-#include "nlohmann/json.hpp"
 #include "topology/ip_prefix.h"
 #include "topology/netlink.h"
 #include "topology/netns.h"
@@ -189,8 +190,7 @@ class NetdevAttacher {
   absl::Status ConfigureInTarget(const NetdevConfig& config, const LinkSettings& original,
                                  topology::Netlink& target);
   // Moves the link from `from` (if found there) back to the host, then restores it.
-  absl::StatusOr<RestoreOutcome> RestoreFrom(const AttachRecord& record,
-                                             topology::Netlink* from);
+  absl::StatusOr<RestoreOutcome> RestoreFrom(const AttachRecord& record, topology::Netlink* from);
   absl::StatusOr<bool> RestoreOnHost(const AttachRecord& record, const topology::Link& link);
 
   topology::NetworkNamespaces& namespaces_;

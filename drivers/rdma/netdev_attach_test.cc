@@ -3,9 +3,10 @@
 // the link can be found.
 #include "drivers/rdma/netdev_attach.h"
 
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
 #include "test/fakes/base/faulty_filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/drivers/rdma/fake_rdma_netlink.h"
@@ -44,25 +45,38 @@ class NetdevAttachTest : public ::testing::Test {
   void SetUp() override {
     FakeNetlink& host = world_.host();
     host.AddLink(Link{.index = 1, .name = "lo", .up = true, .loopback = true, .mtu = 65536});
-    host.AddLink(Link{.index = 2, .name = "eth0", .up = true, .mtu = 1500,
-                      .mac = "02:fc:00:00:00:01"});
-    host.AddLink(Link{.index = 3, .name = "br0", .kind = "bridge", .up = true, .mtu = 1500,
+    host.AddLink(
+        Link{.index = 2, .name = "eth0", .up = true, .mtu = 1500, .mac = "02:fc:00:00:00:01"});
+    host.AddLink(Link{.index = 3,
+                      .name = "br0",
+                      .kind = "bridge",
+                      .up = true,
+                      .mtu = 1500,
                       .mac = "02:fc:00:00:00:03"});
-    host.AddLink(Link{.index = 4, .name = "eno2", .up = true, .mtu = 1500,
-                      .mac = "02:fc:00:00:00:04", .master_index = 3});
-    host.AddLink(Link{.index = kNicIndex, .name = "ens6f0", .up = true, .lower_up = true,
-                      .mtu = 1500, .min_mtu = 68, .max_mtu = 9978, .mac = kNicMac});
+    host.AddLink(Link{.index = 4,
+                      .name = "eno2",
+                      .up = true,
+                      .mtu = 1500,
+                      .mac = "02:fc:00:00:00:04",
+                      .master_index = 3});
+    host.AddLink(Link{.index = kNicIndex,
+                      .name = "ens6f0",
+                      .up = true,
+                      .lower_up = true,
+                      .mtu = 1500,
+                      .min_mtu = 68,
+                      .max_mtu = 9978,
+                      .mac = kNicMac});
     host.SetDefaultRouteLinks(IpFamily::kIpv4, {2});
     host.AddAddressForTest({.link_index = 2, .prefix = P("192.0.2.2/24")});
     host.AddAddressForTest(
         {.link_index = kNicIndex, .prefix = P("10.9.0.5/24"), .broadcast = "10.9.0.255"});
-    host.AddAddressForTest({.link_index = kNicIndex, .prefix = P("fe80::e42:a1ff:fe00:1/64"),
-                            .scope = 253});
+    host.AddAddressForTest(
+        {.link_index = kNicIndex, .prefix = P("fe80::e42:a1ff:fe00:1/64"), .scope = 253});
     container_ = &world_.AddNamespace(kContainerPid);
     rdma_.AddDevice("mlx5_0");
     ASSERT_OK_AND_ASSIGN(topology::NetnsHandle self, world_.OpenCurrent());
-    ASSERT_OK_AND_ASSIGN(attacher_,
-                         NetdevAttacher::Create(world_, std::move(self), fs_, &rdma_));
+    ASSERT_OK_AND_ASSIGN(attacher_, NetdevAttacher::Create(world_, std::move(self), fs_, &rdma_));
   }
 
   topology::NetnsHandle Target() { return *world_.OpenProcess(kContainerPid); }
@@ -181,9 +195,9 @@ TEST_F(NetdevAttachTest, RefusesMtuOutsideWhatTheLinkSupports) {
 
 TEST_F(NetdevAttachTest, UsesTheKernelMaximumWhenTheLinkReportsNone) {
   world_.host().AddLink(Link{.index = 20, .name = "ifb7", .kind = "ifb", .mtu = 1500});
-  EXPECT_THAT(attacher_->Attach({.host_interface = "ifb7", .mtu = 65535}, kContainerPid,
-                                Target(), ""),
-              IsOkAndHolds(::testing::Field(&AttachRecord::container_interface, "net1")));
+  EXPECT_THAT(
+      attacher_->Attach({.host_interface = "ifb7", .mtu = 65535}, kContainerPid, Target(), ""),
+      IsOkAndHolds(::testing::Field(&AttachRecord::container_interface, "net1")));
   EXPECT_EQ(container_->link("net1")->mtu, 65535u);
 }
 
@@ -212,9 +226,10 @@ TEST_F(NetdevAttachTest, RefusesNameClashAndAddressClashInTheTarget) {
   container_->RemoveLink(idx);
   int eth = container_->AddLink(Link{.name = "eth0", .kind = "veth"});
   container_->AddAddressForTest({.link_index = eth, .prefix = P("10.10.0.2/16")});
-  EXPECT_THAT(attacher_->Attach(Config(), kContainerPid, Target(), StateFile()),
-              StatusIs(absl::StatusCode::kAlreadyExists,
-                       HasSubstr("10.10.0.2 is already in use in the target namespace on link eth0")));
+  EXPECT_THAT(
+      attacher_->Attach(Config(), kContainerPid, Target(), StateFile()),
+      StatusIs(absl::StatusCode::kAlreadyExists,
+               HasSubstr("10.10.0.2 is already in use in the target namespace on link eth0")));
   ExpectHostUntouched();
 }
 
@@ -241,17 +256,20 @@ TEST_F(NetdevAttachTest, StateFileFailureChangesNothing) {
   });
   ASSERT_OK_AND_ASSIGN(topology::NetnsHandle self, world_.OpenCurrent());
   ASSERT_OK_AND_ASSIGN(auto attacher, NetdevAttacher::Create(world_, std::move(self), faulty));
-  EXPECT_THAT(attacher->Attach(Config(), kContainerPid, Target(), StateFile()),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("record original settings")));
+  EXPECT_THAT(
+      attacher->Attach(Config(), kContainerPid, Target(), StateFile()),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("record original settings")));
   ExpectHostUntouched();
 }
 
 TEST_F(NetdevAttachTest, FailureAfterTheMoveRollsBack) {
   container_->FailNext(FakeNetlink::Op::kAddAddress,
                        absl::PermissionDeniedError("IPv6 is disabled on this device"));
-  absl::StatusOr<AttachRecord> r = attacher_->Attach(Config(), kContainerPid, Target(), StateFile());
-  EXPECT_THAT(r, StatusIs(absl::StatusCode::kPermissionDenied,
-                          ::testing::AllOf(HasSubstr("IPv6 is disabled"), HasSubstr("rolled back"))));
+  absl::StatusOr<AttachRecord> r =
+      attacher_->Attach(Config(), kContainerPid, Target(), StateFile());
+  EXPECT_THAT(r,
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       ::testing::AllOf(HasSubstr("IPv6 is disabled"), HasSubstr("rolled back"))));
   std::optional<Link> nic = world_.host().link("ens6f0");
   ASSERT_TRUE(nic.has_value());
   EXPECT_EQ(nic->mtu, 1500u);
@@ -352,8 +370,8 @@ TEST_F(NetdevAttachTest, PhysicalNicReturnedByTheKernelIsRenamedAndRestored) {
 }
 
 TEST_F(NetdevAttachTest, VirtualLinkThatDiedWithItsNamespaceIsGone) {
-  world_.host().AddLink(Link{.index = 30, .name = "veth9", .kind = "veth", .mtu = 1500,
-                             .mac = "aa:00:00:00:00:09"});
+  world_.host().AddLink(
+      Link{.index = 30, .name = "veth9", .kind = "veth", .mtu = 1500, .mac = "aa:00:00:00:00:09"});
   ASSERT_OK(attacher_->Attach({.host_interface = "veth9"}, kContainerPid, Target(), StateFile()));
   world_.KillNamespace(kContainerPid);
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile()), IsOkAndHolds(RestoreOutcome::kLinkGone));
@@ -424,16 +442,16 @@ TEST_F(NetdevAttachTest, RdmaProblemsRefuseOrRollBack) {
 
   ASSERT_OK_AND_ASSIGN(topology::NetnsHandle self, world_.OpenCurrent());
   ASSERT_OK_AND_ASSIGN(auto no_rdma, NetdevAttacher::Create(world_, std::move(self), fs_));
-  EXPECT_THAT(no_rdma->Attach(config, kContainerPid, Target(), StateFile()),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("RDMA netlink is not available")));
+  EXPECT_THAT(
+      no_rdma->Attach(config, kContainerPid, Target(), StateFile()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("RDMA netlink is not available")));
 }
 
 // --- Config validation and the record format.
 
 TEST(NetdevConfigTest, ValidatesNamesMtuAndAddresses) {
-  NetdevConfig good{.host_interface = "ens6f0np0", .mtu = 1500,
-                    .addresses = {P("10.0.0.2/24"), P("fd00::2/64")}};
+  NetdevConfig good{
+      .host_interface = "ens6f0np0", .mtu = 1500, .addresses = {P("10.0.0.2/24"), P("fd00::2/64")}};
   EXPECT_OK(ValidateNetdevConfig(good));
   struct Bad {
     std::function<void(NetdevConfig&)> change;
@@ -463,15 +481,15 @@ TEST(NetdevConfigTest, ValidatesNamesMtuAndAddresses) {
 
 TEST(AttachRecordTest, RoundTripsThroughJson) {
   AttachRecord r{
-      .original = {.name = "ens6f0",
-                   .index = 7,
-                   .mac = kNicMac,
-                   .kind = "",
-                   .mtu = 1500,
-                   .up = true,
-                   .addresses = {{.link_index = 7, .prefix = P("10.9.0.5/24"),
-                                  .broadcast = "10.9.0.255"},
-                                 {.link_index = 7, .prefix = P("fd09::5/64"), .scope = 0}}},
+      .original =
+          {.name = "ens6f0",
+           .index = 7,
+           .mac = kNicMac,
+           .kind = "",
+           .mtu = 1500,
+           .up = true,
+           .addresses = {{.link_index = 7, .prefix = P("10.9.0.5/24"), .broadcast = "10.9.0.255"},
+                         {.link_index = 7, .prefix = P("fd09::5/64"), .scope = 0}}},
       .container_interface = "net1",
       .pid = 4242,
       .netns = {.device = 4, .inode = 4026532179},
@@ -485,9 +503,9 @@ TEST(AttachRecordTest, RoundTripsThroughJson) {
 }
 
 TEST(AttachRecordTest, RejectsBadDocumentsNamingTheField) {
-  nlohmann::json good = AttachRecordToJson(
-      {.original = {.name = "eth1", .index = 3, .mtu = 1500, .up = false},
-       .container_interface = "net1"});
+  nlohmann::json good =
+      AttachRecordToJson({.original = {.name = "eth1", .index = 3, .mtu = 1500, .up = false},
+                          .container_interface = "net1"});
   ASSERT_OK(AttachRecordFromJson(good, "f"));
   struct Bad {
     std::function<void(nlohmann::json&)> change;
@@ -496,13 +514,19 @@ TEST(AttachRecordTest, RejectsBadDocumentsNamingTheField) {
   for (const Bad& b : std::vector<Bad>{
            {[](nlohmann::json& j) { j["kind"] = "Other"; }, "expected tessera.dev/v1"},
            {[](nlohmann::json& j) { j["original"].erase("name"); }, "f.original.name: required"},
-           {[](nlohmann::json& j) { j["original"]["mtu"] = "1500"; }, "f.original.mtu: expected integer"},
+           {[](nlohmann::json& j) { j["original"]["mtu"] = "1500"; },
+            "f.original.mtu: expected integer"},
            {[](nlohmann::json& j) { j["original"]["mtu"] = -1; }, "f.original.mtu: out of range"},
            {[](nlohmann::json& j) { j["original"].erase("up"); }, "f.original.up: required"},
-           {[](nlohmann::json& j) { j["original"]["addresses"] = {{{"address", "x/1"}}}; },
+           {[](nlohmann::json& j) {
+              j["original"]["addresses"] = {{{"address", "x/1"}}};
+            },
             "f.original.addresses[0].address"},
            {[](nlohmann::json& j) { j["containerInterface"] = "a/b"; }, "f.containerInterface"},
-           {[](nlohmann::json& j) { j["netns"] = {{"device", 1}}; }, "f.netns.inode: required"},
+           {[](nlohmann::json& j) {
+              j["netns"] = {{"device", 1}};
+            },
+            "f.netns.inode: required"},
            {[](nlohmann::json& j) { j["rdmaMoved"] = true; }, "f.rdmaDevice: required"},
        }) {
     nlohmann::json j = good;

@@ -93,7 +93,7 @@ absl::StatusOr<HookArgs> ParseHookArgs(const std::vector<std::string>& argv) {
   const bool attach = args.command == HookCommand::kAttach;
   const std::set<std::string_view> allowed =
       attach ? std::set<std::string_view>{"host-interface", "container-interface", "mtu",
-                                          "address", "rdma-device", "state-file"}
+                                          "address",        "rdma-device",         "state-file"}
              : std::set<std::string_view>{"state-file", "pid", "netns"};
   std::set<std::string> seen;
   bool container_interface_set = false;
@@ -180,8 +180,8 @@ absl::StatusOr<base::ContainerEdits> BuildNetdevHookEdits(const NetdevConfig& co
   const std::string what = base::StrCat("build netns hook edits for ", config.host_interface);
   RETURN_IF_ERROR(base::Annotate(ValidateNetdevConfig(config), what));
   if (options.hook_path.empty() || options.hook_path[0] != '/') {
-    return absl::InvalidArgumentError(base::StrCat(
-        what, ": hook path ", base::Quote(options.hook_path), " is not absolute"));
+    return absl::InvalidArgumentError(
+        base::StrCat(what, ": hook path ", base::Quote(options.hook_path), " is not absolute"));
   }
   if (!state_file.empty() && state_file[0] != '/') {
     return absl::InvalidArgumentError(
@@ -194,8 +194,8 @@ absl::StatusOr<base::ContainerEdits> BuildNetdevHookEdits(const NetdevConfig& co
   edits.hooks.push_back(base::Hook{
       .hook_name = "createRuntime",
       .path = options.hook_path,
-      .args = FormatHookArgs(HookArgs{
-          .command = HookCommand::kAttach, .config = config, .state_file = state_file}),
+      .args = FormatHookArgs(
+          HookArgs{.command = HookCommand::kAttach, .config = config, .state_file = state_file}),
       .env = options.env,
       .timeout_seconds = options.timeout_seconds,
   });
@@ -215,16 +215,16 @@ absl::StatusOr<std::string> RunNetnsHook(const HookArgs& args, std::string_view 
                         " outcome=", RestoreOutcomeName(outcome));
   }
   ASSIGN_OR_RETURN(OciState state, ParseOciState(stdin_data));
-  ASSIGN_OR_RETURN(topology::NetnsHandle target,
-                   base::Annotate(namespaces.OpenProcess(state.pid),
-                                  base::StrCat("container ", state.id)));
+  ASSIGN_OR_RETURN(
+      topology::NetnsHandle target,
+      base::Annotate(namespaces.OpenProcess(state.pid), base::StrCat("container ", state.id)));
   ASSIGN_OR_RETURN(AttachRecord record,
                    attacher->Attach(args.config, state.pid, target, args.state_file));
   std::vector<std::string> addresses;
   for (const topology::IpPrefix& a : args.config.addresses) addresses.push_back(a.ToString());
-  return base::StrCat("attached link=", record.original.name,
-                      " as=", record.container_interface, " container=", state.id,
-                      " pid=", state.pid, " netns=", target.id().ToString(),
+  return base::StrCat("attached link=", record.original.name, " as=", record.container_interface,
+                      " container=", state.id, " pid=", state.pid,
+                      " netns=", target.id().ToString(),
                       " mtu=", args.config.mtu.value_or(record.original.mtu),
                       " addresses=", base::Join(addresses, ","),
                       record.rdma_moved ? base::StrCat(" rdma_device=", record.rdma_device) : "");

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/container_edits.h"
 #include "base/filesystem.h"
 #include "drivers/rdma/netdev_attach.h"
@@ -77,7 +78,8 @@ std::vector<std::string> FormatHookArgs(const HookArgs& args);
 struct HookEditsOptions {
   std::string hook_path;  // absolute path of tessera-netns-hook as the runtime sees it (the host's)
   std::optional<int> timeout_seconds = 30;
-  std::vector<std::string> env;  // the hook process's environment ("K=V"); runtimes give it none otherwise
+  std::vector<std::string>
+      env;  // the hook process's environment ("K=V"); runtimes give it none otherwise
 };
 
 // The CDI container edits of one attached netdev: a createRuntime hook that

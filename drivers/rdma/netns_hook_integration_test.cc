@@ -4,10 +4,11 @@
 // pid is the "container" process. Results are checked with iproute2.
 #include <fstream>
 
-#include "base/filesystem.h"
-#include "drivers/rdma/netdev_attach.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
+#include "drivers/rdma/netdev_attach.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 #include "test/netns/net_sandbox.h"
@@ -64,7 +65,8 @@ class NetnsHookProcessTest : public ::testing::Test {
   CmdResult Hook(std::vector<std::string> args, std::string stdin_data) {
     std::vector<std::string> argv = {TESSERA_NETNS_HOOK_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
-    return tessera::testing::RunCommand(InNetns(host_->pid(), std::move(argv)), std::move(stdin_data));
+    return tessera::testing::RunCommand(InNetns(host_->pid(), std::move(argv)),
+                                        std::move(stdin_data));
   }
   CmdResult Attach(std::vector<std::string> flags) {
     std::vector<std::string> args = {"attach", "--state-file=" + StateFile()};
@@ -100,8 +102,8 @@ class NetnsHookProcessTest : public ::testing::Test {
 };
 
 TEST_F(NetnsHookProcessTest, AttachesThenRestoreBringsItBackAsItWas) {
-  CmdResult r = Attach({"--host-interface=tsa", "--mtu=1400", "--address=10.81.0.2/24",
-                        "--address=fd81::2/64"});
+  CmdResult r = Attach(
+      {"--host-interface=tsa", "--mtu=1400", "--address=10.81.0.2/24", "--address=fd81::2/64"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("attached link=tsa as=net1"));
 
@@ -163,8 +165,8 @@ TEST_F(NetnsHookProcessTest, RefusesNameClashInTheContainer) {
 
 TEST_F(NetnsHookProcessTest, RefusesMtuOutOfRange) {
   ExpectRefusedUntouched(Attach({"--host-interface=tsa", "--mtu=60"}), 2, "68..65535");
-  ExpectRefusedUntouched(Attach({"--host-interface=tsa", "--mtu=1000", "--address=fd81::2/64"}),
-                         2, "IPv6 minimum");
+  ExpectRefusedUntouched(Attach({"--host-interface=tsa", "--mtu=1000", "--address=fd81::2/64"}), 2,
+                         "IPv6 minimum");
 }
 
 TEST_F(NetnsHookProcessTest, RefusesTheDefaultRouteLink) {
@@ -179,8 +181,7 @@ TEST_F(NetnsHookProcessTest, RefusesTheDefaultRouteLink) {
 TEST_F(NetnsHookProcessTest, RefusesTheHostNamespaceAndBadState) {
   ExpectRefusedUntouched(Hook({"attach", "--host-interface=tsa"}, State(host_->pid())), 1,
                          "shares the host network namespace");
-  ExpectRefusedUntouched(Hook({"attach", "--host-interface=tsa"}, "{\"pid\": 12"), 1,
-                         "oci state");
+  ExpectRefusedUntouched(Hook({"attach", "--host-interface=tsa"}, "{\"pid\": 12"), 1, "oci state");
   ExpectRefusedUntouched(Hook({"attach", "--host-interface=tsa"}, ""), 1, "stdin is empty");
 }
 

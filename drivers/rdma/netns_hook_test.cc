@@ -3,9 +3,10 @@
 
 #include <sstream>
 
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/fake_netlink.h"
 #include "test/matchers/status_matchers.h"
@@ -66,10 +67,10 @@ TEST(OciStateTest, RejectsBadInputNamingTheField) {
 
 TEST(HookArgsTest, ParsesAttach) {
   ASSERT_OK_AND_ASSIGN(
-      HookArgs a, ParseHookArgs({"tessera-netns-hook", "attach", "--host-interface=ens6f0",
-                                 "--mtu=9000", "--address=10.0.0.2/24",
-                                 "--address=fd00::2/64", "--rdma-device=mlx5_0",
-                                 "--state-file=/var/lib/tessera/netns/a.json"}));
+      HookArgs a,
+      ParseHookArgs({"tessera-netns-hook", "attach", "--host-interface=ens6f0", "--mtu=9000",
+                     "--address=10.0.0.2/24", "--address=fd00::2/64", "--rdma-device=mlx5_0",
+                     "--state-file=/var/lib/tessera/netns/a.json"}));
   EXPECT_EQ(a.command, HookCommand::kAttach);
   EXPECT_EQ(a.config, (NetdevConfig{.host_interface = "ens6f0",
                                     .container_interface = "net1",
@@ -80,8 +81,8 @@ TEST(HookArgsTest, ParsesAttach) {
 }
 
 TEST(HookArgsTest, ParsesRestore) {
-  ASSERT_OK_AND_ASSIGN(HookArgs a, ParseHookArgs({"hook", "restore", "--state-file=/s.json",
-                                                  "--pid=77"}));
+  ASSERT_OK_AND_ASSIGN(HookArgs a,
+                       ParseHookArgs({"hook", "restore", "--state-file=/s.json", "--pid=77"}));
   EXPECT_EQ(a.command, HookCommand::kRestore);
   EXPECT_EQ(a.pid, 77);
   EXPECT_EQ(a.state_file, "/s.json");
@@ -105,7 +106,8 @@ TEST(HookArgsTest, RejectsWhatIsNotInTheContract) {
            {{"hook", "attach", "--host-interface=a", "--mtu=-1"}, "--mtu"},
            {{"hook", "attach", "--host-interface=a", "--address=10.0.0.2"}, "--address"},
            {{"hook", "attach", "--host-interface=a", "--state-file=rel.json"}, "absolute path"},
-           {{"hook", "attach", "--host-interface=a", "--container-interface="}, "must not be empty"},
+           {{"hook", "attach", "--host-interface=a", "--container-interface="},
+            "must not be empty"},
            {{"hook", "attach", "--host-interface=a/b"}, "hostInterface"},
            {{"hook", "restore"}, "--state-file is required"},
            {{"hook", "restore", "--state-file=/s", "--pid=1", "--netns=/run/netns/x"}, "not both"},
@@ -124,8 +126,11 @@ TEST(HookArgsTest, RejectsWhatIsNotInTheContract) {
 TEST(HookArgsTest, FormatIsReadBackExactly) {
   std::vector<HookArgs> cases = {
       {.command = HookCommand::kAttach,
-       .config = {.host_interface = "ens6f0", .container_interface = "rdma0", .mtu = 4200,
-                  .addresses = {P("10.0.0.2/24"), P("fd00::2/64")}, .rdma_device = "mlx5_3"},
+       .config = {.host_interface = "ens6f0",
+                  .container_interface = "rdma0",
+                  .mtu = 4200,
+                  .addresses = {P("10.0.0.2/24"), P("fd00::2/64")},
+                  .rdma_device = "mlx5_3"},
        .state_file = "/var/lib/t/a.json"},
       {.command = HookCommand::kAttach, .config = {.host_interface = "eth1"}},
       {.command = HookCommand::kRestore, .state_file = "/s.json", .netns_path = "/run/netns/p"},
@@ -177,8 +182,8 @@ TEST(HookEditsTest, RefusesWhatTheRuntimeCouldNotRun) {
 class RunNetnsHookTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    world_.host().AddLink(topology::Link{.index = 7, .name = "ens6f0", .up = true, .mtu = 1500,
-                                         .mac = "0c:42:a1:00:00:01"});
+    world_.host().AddLink(topology::Link{
+        .index = 7, .name = "ens6f0", .up = true, .mtu = 1500, .mac = "0c:42:a1:00:00:01"});
     world_.AddNamespace(2283);
   }
   FakeNetworkNamespaces world_;
@@ -187,13 +192,12 @@ class RunNetnsHookTest : public ::testing::Test {
 };
 
 TEST_F(RunNetnsHookTest, AttachesToThePidOfTheState) {
-  ASSERT_OK_AND_ASSIGN(HookArgs args,
-                       ParseHookArgs({"h", "attach", "--host-interface=ens6f0", "--mtu=9000",
-                                      "--address=10.0.0.2/24",
-                                      "--state-file=" + dir_.Sub("a.json")}));
-  EXPECT_THAT(RunNetnsHook(args, R"({"ociVersion":"1.0.2","id":"c1","pid":2283})", world_, fs_,
-                           nullptr),
-              IsOkAndHolds(HasSubstr("attached link=ens6f0 as=net1 container=c1 pid=2283")));
+  ASSERT_OK_AND_ASSIGN(HookArgs args, ParseHookArgs({"h", "attach", "--host-interface=ens6f0",
+                                                     "--mtu=9000", "--address=10.0.0.2/24",
+                                                     "--state-file=" + dir_.Sub("a.json")}));
+  EXPECT_THAT(
+      RunNetnsHook(args, R"({"ociVersion":"1.0.2","id":"c1","pid":2283})", world_, fs_, nullptr),
+      IsOkAndHolds(HasSubstr("attached link=ens6f0 as=net1 container=c1 pid=2283")));
   ASSERT_OK_AND_ASSIGN(topology::NetnsHandle ns, world_.OpenProcess(2283));
   auto* container = world_.Find(ns.id());
   ASSERT_TRUE(container->link("net1").has_value());
@@ -211,9 +215,9 @@ TEST_F(RunNetnsHookTest, BadStateOrGonePidLeavesTheLinkAlone) {
   ASSERT_OK_AND_ASSIGN(HookArgs args, ParseHookArgs({"h", "attach", "--host-interface=ens6f0"}));
   EXPECT_THAT(RunNetnsHook(args, "garbage", world_, fs_, nullptr),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("oci state")));
-  EXPECT_THAT(RunNetnsHook(args, R"({"ociVersion":"1","id":"c2","pid":31337})", world_, fs_,
-                           nullptr),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("container c2")));
+  EXPECT_THAT(
+      RunNetnsHook(args, R"({"ociVersion":"1","id":"c2","pid":31337})", world_, fs_, nullptr),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("container c2")));
   EXPECT_TRUE(world_.host().link("ens6f0").has_value());
   EXPECT_TRUE(world_.host().changes().empty());
 }

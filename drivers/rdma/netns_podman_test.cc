@@ -14,12 +14,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "base/filesystem.h"
 #include "base/strings.h"
 #include "drivers/rdma/netdev_attach.h"
 #include "drivers/rdma/netns_hook.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 #include "test/netns/net_sandbox.h"
@@ -123,12 +124,13 @@ class NetnsPodmanTest : public ::testing::Test {
     CmdResult applets = RunCommand({root + "/bin/busybox", "--list"});
     ASSERT_EQ(applets.exit_code, 0);
     for (std::string_view a : base::Split(applets.out, '\n', base::SplitMode::kSkipEmpty)) {
-      if (a != "busybox") std::filesystem::create_symlink("busybox", root + "/bin/" + std::string(a));
+      if (a != "busybox")
+        std::filesystem::create_symlink("busybox", root + "/bin/" + std::string(a));
     }
-    CmdResult r = RunCommand({"sh", "-c",
-                       "tar -C '" + root + "' -c . | CONTAINERS_CONF='" + conf_ +
-                           "' podman import - " + kImage},
-                      "", std::chrono::seconds(120));
+    CmdResult r = RunCommand(
+        {"sh", "-c",
+         "tar -C '" + root + "' -c . | CONTAINERS_CONF='" + conf_ + "' podman import - " + kImage},
+        "", std::chrono::seconds(120));
     ASSERT_EQ(r.exit_code, 0) << "podman import: " << r.err;
   }
 

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <linux/netlink.h>
-#include <rdma/rdma_netlink.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include <rdma/rdma_netlink.h>
+
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -110,14 +111,14 @@ absl::StatusOr<std::vector<NlMessage>> SplitNetlinkMessages(std::span<const uint
     nlmsghdr h;
     std::memcpy(&h, buffer.data() + off, sizeof(h));
     if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > buffer.size() - off) {
-      return absl::InvalidArgumentError(base::StrCat("rdma netlink: bad message length ",
-                                                     h.nlmsg_len, " at byte ", off));
+      return absl::InvalidArgumentError(
+          base::StrCat("rdma netlink: bad message length ", h.nlmsg_len, " at byte ", off));
     }
-    out.push_back(NlMessage{.type = h.nlmsg_type,
-                            .flags = h.nlmsg_flags,
-                            .seq = h.nlmsg_seq,
-                            .payload = buffer.subspan(off + NLMSG_HDRLEN,
-                                                      h.nlmsg_len - NLMSG_HDRLEN)});
+    out.push_back(
+        NlMessage{.type = h.nlmsg_type,
+                  .flags = h.nlmsg_flags,
+                  .seq = h.nlmsg_seq,
+                  .payload = buffer.subspan(off + NLMSG_HDRLEN, h.nlmsg_len - NLMSG_HDRLEN)});
     off += NLMSG_ALIGN(h.nlmsg_len);
   }
   return out;
@@ -139,8 +140,7 @@ absl::StatusOr<RdmaNetnsMode> DecodeSysGetReply(std::span<const uint8_t> payload
     if (type == RDMA_NLDEV_SYS_ATTR_NETNS_MODE && !value.empty()) mode = value[0];
   });
   if (!mode.has_value()) {
-    return absl::InvalidArgumentError(
-        "rdma system reply: RDMA_NLDEV_SYS_ATTR_NETNS_MODE missing");
+    return absl::InvalidArgumentError("rdma system reply: RDMA_NLDEV_SYS_ATTR_NETNS_MODE missing");
   }
   // nldev.c: nla_put_u8(msg, RDMA_NLDEV_SYS_ATTR_NETNS_MODE, (u8)ib_devices_shared_netns).
   return *mode != 0 ? RdmaNetnsMode::kShared : RdmaNetnsMode::kExclusive;
@@ -172,8 +172,9 @@ absl::Status RdmaSocketError(int error_number) {
     case EAFNOSUPPORT:
     case ENOENT:
       return absl::FailedPreconditionError(base::StrCat(
-          cause, ": this kernel has no RDMA netlink (NETLINK_RDMA): CONFIG_INFINIBAND is off or "
-                 "ib_core is not loaded"));
+          cause,
+          ": this kernel has no RDMA netlink (NETLINK_RDMA): CONFIG_INFINIBAND is off or "
+          "ib_core is not loaded"));
     case EPERM:
     case EACCES:
       return absl::PermissionDeniedError(cause);
@@ -206,7 +207,7 @@ struct SocketRdmaNetlink::Impl {
                  sizeof(kernel)) < 0) {
       return base::ErrnoStatus(errno, base::StrCat(what, ": send"));
     }
-    std::vector<uint8_t> buf(64 * 1024);
+    std::vector<uint8_t> buf(size_t{64} * 1024);
     while (true) {
       ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
       if (n < 0) {

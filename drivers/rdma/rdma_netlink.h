@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "topology/netns.h"
 
 namespace tessera::drivers::rdma {

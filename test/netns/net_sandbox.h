@@ -19,9 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "nlohmann/json.hpp"
+
 #include "base/command_runner.h"
 #include "base/strings.h"
-#include "nlohmann/json.hpp"
 
 namespace tessera::testing {
 
@@ -80,7 +81,7 @@ struct CmdResult {
 
 // Runs argv; exit_code -1 when it could not be started.
 inline CmdResult RunCommand(std::vector<std::string> argv, std::string stdin_data = "",
-                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   base::ProcessCommandRunner runner;
   auto r = runner.Run(base::Command{
       .argv = std::move(argv), .stdin_data = std::move(stdin_data), .timeout = timeout});
@@ -114,7 +115,8 @@ inline std::optional<nlohmann::json> IpLink(int pid, const std::string& name) {
 }
 
 // "10.0.0.2/24"-style addresses of a link, global and link scope, in `ip` order.
-inline std::vector<std::string> IpAddrs(int pid, const std::string& name, bool with_link_local = false) {
+inline std::vector<std::string> IpAddrs(int pid, const std::string& name,
+                                        bool with_link_local = false) {
   std::vector<std::string> out;
   CmdResult r = Ip(pid, {"-j", "addr", "show", "dev", name});
   if (r.exit_code != 0) return out;

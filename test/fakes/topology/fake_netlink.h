@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "base/strings.h"
 #include "topology/netlink.h"
 #include "topology/netns.h"
@@ -290,12 +291,8 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
     std::lock_guard lock(mu_);
     auto ns = std::make_unique<FakeNetlink>(
         topology::NetnsId{.device = 4, .inode = 1001 + namespaces_.size()}, this);
-    ns->AddLink(topology::Link{.index = 1,
-                               .name = "lo",
-                               .up = true,
-                               .lower_up = true,
-                               .loopback = true,
-                               .mtu = 65536});
+    ns->AddLink(topology::Link{
+        .index = 1, .name = "lo", .up = true, .lower_up = true, .loopback = true, .mtu = 65536});
     FakeNetlink& ref = *ns;
     namespaces_.push_back(Entry{pid, std::move(path), std::move(ns)});
     return ref;
@@ -366,8 +363,8 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
       const topology::NetnsHandle& netns) override {
     FakeNetlink* ns = Find(netns.id());
     if (ns == nullptr) {
-      return absl::NotFoundError(base::StrCat("connect netlink in ", netns.description(),
-                                              ": namespace is gone"));
+      return absl::NotFoundError(
+          base::StrCat("connect netlink in ", netns.description(), ": namespace is gone"));
     }
     return std::unique_ptr<topology::Netlink>(new Proxy(*ns));
   }
@@ -400,9 +397,7 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
     absl::Status SetMtu(int i, uint32_t m) override { return ns_.SetMtu(i, m); }
     absl::Status SetUp(int i, bool u) override { return ns_.SetUp(i, u); }
     absl::Status AddAddress(const topology::Address& a) override { return ns_.AddAddress(a); }
-    absl::Status DeleteAddress(const topology::Address& a) override {
-      return ns_.DeleteAddress(a);
-    }
+    absl::Status DeleteAddress(const topology::Address& a) override { return ns_.DeleteAddress(a); }
 
    private:
     FakeNetlink& ns_;

@@ -56,7 +56,8 @@ class FakeRdmaNetlink final : public drivers::rdma::RdmaNetlink {
     std::lock_guard lock(mu_);
     if (absl::Status s = Take(Op::kListDevices); !s.ok()) return s;
     auto out = devices_;
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.index < b.index; });
     return out;
   }
   absl::Status MoveDeviceToNetns(std::string_view device,
