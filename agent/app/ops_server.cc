@@ -1,6 +1,8 @@
 #include "agent/app/ops_server.h"
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "base/log.h"
 #include "base/parse.h"
@@ -97,6 +99,11 @@ absl::StatusOr<std::unique_ptr<OpsServer>> OpsServer::Start(const std::string& a
         base::StrCat("listen on ", address, ": bind failed (address in use or not local)"));
   }
   raw->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  // httplib's stop() is a no-op until the listen loop has marked itself
+  // running; wait for that so a Stop() right after Start() cannot hang.
+  for (int i = 0; i < 5000 && !raw->server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   std::unique_ptr<OpsServer> server(new OpsServer(std::move(impl)));
   server->port_ = port;
   base::log::Get("agent")->info("serving operations endpoint address={}:{}", hp->first, port);
