@@ -1,6 +1,8 @@
 #include "agent/flags.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "gtest/gtest.h"
@@ -77,6 +79,23 @@ TEST_F(FlagsTest, HelpListsEveryFlagWithItsEnvironmentTwin) {
                         "POD_UID", "--metrics-addr", "--log-level"}) {
     EXPECT_THAT(out, HasSubstr(s));
   }
+}
+
+TEST_F(FlagsTest, EveryFlagIsDocumented) {
+  std::string help;
+  ASSERT_OK_AND_ASSIGN(auto c, Parse({"--help"}, &help));
+  std::ifstream f(std::string(TESSERA_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(f) << "docs/configuration.md missing";
+  std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::regex flag(R"((--[a-z][a-z-]+))");
+  int count = 0;
+  for (std::sregex_iterator it(help.begin(), help.end(), flag), end; it != end; ++it) {
+    std::string name = (*it)[1];
+    if (name == "--help" || name == "--version") continue;
+    ++count;
+    EXPECT_THAT(doc, HasSubstr("`" + name + "`")) << name << " is not in docs/configuration.md";
+  }
+  EXPECT_GT(count, 20);
 }
 
 TEST_F(FlagsTest, DedupesDriversAndParsesLogModules) {
