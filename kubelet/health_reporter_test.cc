@@ -81,7 +81,7 @@ TEST(HealthReporterTest, LimitsMessagesToValidUtf8Of1024Bytes) {
   DeviceHealth d = Device("p", "d0", HealthStatus::kUnhealthy);
   d.message = std::string(2000, 'x') + "\xFF";
   reporter.Report({d});
-  const std::string& message = reporter.Current().devices[0].message;
+  const std::string message = reporter.Current().devices[0].message;
   EXPECT_EQ(message.size(), kMaxHealthMessageBytes);
   EXPECT_TRUE(message.ends_with("..."));
 

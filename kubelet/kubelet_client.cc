@@ -113,7 +113,7 @@ absl::StatusOr<ValidatedPlugin> ValidatePluginInfo(const PluginInfo& info,
   ValidatedPlugin out{.info = info,
                       .endpoint = info.endpoint.empty() ? registration_socket : info.endpoint,
                       .api = DraApiVersion::kV1};
-  if (out.endpoint.front() != '/') {
+  if (out.endpoint.empty() || out.endpoint.front() != '/') {
     return invalid(base::StrCat("endpoint ", base::Quote(info.endpoint), " is not absolute"));
   }
   std::optional<DraApiVersion> api;

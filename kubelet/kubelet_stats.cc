@@ -16,13 +16,7 @@ KubeletStats::KubeletStats(base::metrics::Registry& registry, std::string driver
 
 void KubeletStats::RecordRequest(std::string_view service, std::string_view method, bool ok,
                                  double duration_seconds) {
-  registry_
-      .GetCounter("tessera_kubelet_requests_total", "gRPC requests served to the kubelet.",
-                  {{"driver", driver_},
-                   {"service", std::string(service)},
-                   {"method", std::string(method)},
-                   {"result", Result(ok)}})
-      .Inc();
+  CountRequest(service, method, ok);
   registry_
       .GetHistogram("tessera_kubelet_request_duration_seconds",
                     "Time to answer a kubelet gRPC request.", base::metrics::LatencyBuckets(),
@@ -30,6 +24,16 @@ void KubeletStats::RecordRequest(std::string_view service, std::string_view meth
                      {"service", std::string(service)},
                      {"method", std::string(method)}})
       .Observe(duration_seconds);
+}
+
+void KubeletStats::CountRequest(std::string_view service, std::string_view method, bool ok) {
+  registry_
+      .GetCounter("tessera_kubelet_requests_total", "gRPC requests served to the kubelet.",
+                  {{"driver", driver_},
+                   {"service", std::string(service)},
+                   {"method", std::string(method)},
+                   {"result", Result(ok)}})
+      .Inc();
 }
 
 void KubeletStats::RecordClaim(std::string_view method, bool ok) {

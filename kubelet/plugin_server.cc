@@ -178,9 +178,10 @@ void PluginServer::Stop() {
   Shutdown(d.registration, options_.shutdown_grace);
   // Ends health streams and lock waits before the DRA server drains.
   d.stop.request_stop();
+  bool was_serving = d.dra.server != nullptr;
   Shutdown(d.dra, options_.shutdown_grace);
   d.stats.SetRegistered(false);
-  Log().info("kubelet plugin stopped driver={}", options_.driver_name);
+  if (was_serving) Log().info("kubelet plugin stopped driver={}", options_.driver_name);
 }
 
 const PluginInfo& PluginServer::info() const { return impl_->recorder.info(); }

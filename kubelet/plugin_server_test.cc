@@ -171,6 +171,8 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
   });
 
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+
+  ASSERT_NE(server, nullptr);
   kubelet.join();
   ::close(inotify);
   EXPECT_THAT(call_at_registration, IsOk());
@@ -179,6 +181,7 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
 
 TEST_F(PluginServerTest, GetInfoAnnouncesDriverEndpointAndServices) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   absl::StatusOr<PluginInfo> info = GetPluginInfo(server->paths().registration_socket, 1s);
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->type, "DRAPlugin");
@@ -191,6 +194,7 @@ TEST_F(PluginServerTest, GetInfoAnnouncesDriverEndpointAndServices) {
 
 TEST_F(PluginServerTest, RegistrationFlowMarksPluginRegistered) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   EXPECT_EQ(server->registration().phase, RegistrationState::Phase::kPending);
   EXPECT_FALSE(server->registered());
 
@@ -208,6 +212,7 @@ TEST_F(PluginServerTest, RegistrationFlowMarksPluginRegistered) {
 
 TEST_F(PluginServerTest, FailedRegistrationIsRecordedAndAnsweredWithError) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   const std::string reg = server->paths().registration_socket;
   ASSERT_THAT(NotifyRegistrationStatus(reg, true, ""), IsOk());
   ASSERT_TRUE(server->registered());
@@ -227,6 +232,7 @@ TEST_F(PluginServerTest, FailedRegistrationIsRecordedAndAnsweredWithError) {
 
 TEST_F(PluginServerTest, GetInfoAnswersWhilePrepareIsBusy) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   handler_.CloseGate();
   std::jthread busy([&] { (void)client->NodePrepareResources({Claim("u1", "a")}); });
@@ -239,6 +245,7 @@ TEST_F(PluginServerTest, HealthServiceCanBeLeftOut) {
   PluginServerOptions options = Options();
   options.serve_health = false;
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   absl::StatusOr<ValidatedPlugin> plugin = RegisterPlugin(server->paths().registration_socket);
   ASSERT_THAT(plugin, IsOk());
   EXPECT_FALSE(plugin->health);
@@ -251,6 +258,7 @@ TEST_F(PluginServerTest, HealthServiceCanBeLeftOut) {
 
 TEST_F(PluginServerTest, FindRegistrationSocketsListsWhatTheKubeletWatches) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   MakeStaleSocket(registry_dir_ + "/.hidden-reg.sock");
   ASSERT_EQ(::mkdir((registry_dir_ + "/sub").c_str(), 0755), 0);
   MakeStaleSocket(registry_dir_ + "/sub/other.example.com-reg.sock");
@@ -267,6 +275,7 @@ TEST_F(PluginServerTest, FindRegistrationSocketsListsWhatTheKubeletWatches) {
 
 TEST_F(PluginServerTest, SocketsArePrivateAndKubeletDirKeepsItsMode) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   EXPECT_EQ(ModeOf(server->paths().dra_socket) & 07777, 0600u);
   EXPECT_EQ(ModeOf(server->paths().registration_socket) & 07777, 0600u);
   EXPECT_EQ(ModeOf(server->paths().plugin_data_dir) & 07777, 0700u);
@@ -277,6 +286,7 @@ TEST_F(PluginServerTest, SocketsArePrivateAndKubeletDirKeepsItsMode) {
 TEST_F(PluginServerTest, CreatesMissingRegistryDirPrivate) {
   registry_dir_ = tmp_.Sub("fresh/plugins_registry");
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   EXPECT_TRUE(IsSocket(server->paths().registration_socket));
   EXPECT_EQ(ModeOf(registry_dir_) & 07777, 0700u);
 }
@@ -292,6 +302,8 @@ TEST_F(PluginServerTest, ReplacesStaleSockets) {
   EXPECT_THAT(GetPluginInfo(reg, 1s), StatusIs(absl::StatusCode::kUnavailable));
 
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+
+  ASSERT_NE(server, nullptr);
   EXPECT_THAT(RegisterPlugin(reg), IsOk());
   auto client = Connect(*server, DraApiVersion::kV1);
   EXPECT_THAT(client->NodeUnprepareResources({Claim("u1", "a")}), IsOk());
@@ -309,6 +321,7 @@ TEST_F(PluginServerTest, RefusesToDeleteNonSocketFiles) {
 
 TEST_F(PluginServerTest, StopRemovesOwnSocketsAndNoOneElses) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   const std::string other = registry_dir_ + "/rdma.tessera.dev-reg.sock";
   MakeStaleSocket(other);
   PluginPaths paths = server->paths();
@@ -321,6 +334,7 @@ TEST_F(PluginServerTest, StopRemovesOwnSocketsAndNoOneElses) {
 
 TEST_F(PluginServerTest, StopLeavesASocketThatWasReplaced) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   const std::string reg = server->paths().registration_socket;
   // Another instance took the name over (deleted ours, listened anew).
   ASSERT_EQ(::unlink(reg.c_str()), 0);
@@ -354,7 +368,9 @@ TEST_F(PluginServerTest, RejectsBadOptions) {
 
 TEST_F(PluginServerTest, RollingUpdateInstancesCoexist) {
   std::unique_ptr<PluginServer> a = StartOrDie(Options(kUidA));
+  ASSERT_NE(a, nullptr);
   std::unique_ptr<PluginServer> b = StartOrDie(Options(kUidB));
+  ASSERT_NE(b, nullptr);
   EXPECT_EQ(a->paths().registration_socket,
             registry_dir_ + "/" + kDriver + "-" + kUidA + "-reg.sock");
   EXPECT_EQ(a->paths().dra_socket, plugin_dir_ + "/" + kDriver + "/dra-" + kUidA + ".sock");
@@ -389,6 +405,7 @@ TEST_F(PluginServerTest, LongRegistryDirUsesShorterSocketName) {
   PluginServerOptions options = Options(kUidA);
   options.driver_name = driver;
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   const std::string& reg = server->paths().registration_socket;
   EXPECT_EQ(reg.size(), 107u);
   EXPECT_THAT(reg, ::testing::Not(HasSubstr(kUidA)));
@@ -401,6 +418,7 @@ TEST_F(PluginServerTest, LongRegistryDirUsesShorterSocketName) {
   ASSERT_EQ(::mkdir(registry_dir_.c_str(), 0755), 0);
   options.registry_dir = registry_dir_;
   server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   EXPECT_THAT(base::BaseName(server->paths().registration_socket), ::testing::StartsWith("dra-"));
   EXPECT_THAT(RegisterPlugin(server->paths().registration_socket, driver), IsOk());
 }
@@ -419,6 +437,7 @@ TEST_F(PluginServerTest, PrepareAnswersEveryClaimAndFailsOnlyTheBadOnes) {
                                               "prepare claim default/broken: gpu-1 is gone")});
   handler_.Omit("forgotten");
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
 
   std::vector<ClaimRef> request = {Claim("good", "a"), Claim("broken", "b"),
@@ -467,6 +486,7 @@ TEST_F(PluginServerTest, PrepareAnswersEveryClaimAndFailsOnlyTheBadOnes) {
 
 TEST_F(PluginServerTest, PrepareOfAllGoodClaimsPassesTheKubeletCheck) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   std::vector<ClaimRef> request = {Claim("u1", "a"), Claim("u2", "b", "team-x")};
   absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(request);
@@ -478,6 +498,7 @@ TEST_F(PluginServerTest, PrepareOfAllGoodClaimsPassesTheKubeletCheck) {
 
 TEST_F(PluginServerTest, ConflictingDuplicateUidFailsThatClaim) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(
       {Claim("dup", "a"), Claim("dup", "b"), Claim("fine", "c")});
@@ -490,6 +511,7 @@ TEST_F(PluginServerTest, UnprepareAnswersEveryClaim) {
   handler_.SetUnprepareResult("stuck", absl::UnavailableError("unprepare claim stuck: busy"));
   handler_.Omit("forgotten");
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   std::vector<ClaimRef> request = {Claim("never-prepared", "a"), Claim("stuck", "b"),
                                    Claim("forgotten", "c"), Claim("", "d")};
@@ -506,6 +528,7 @@ TEST_F(PluginServerTest, UnprepareAnswersEveryClaim) {
 
 TEST_F(PluginServerTest, EmptyRequestsNeedNoHandler) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1beta1);
   EXPECT_THAT(client->NodePrepareResources({}), IsOkAndHolds(IsEmpty()));
   EXPECT_THAT(client->NodeUnprepareResources({}), IsOkAndHolds(IsEmpty()));
@@ -522,6 +545,7 @@ TEST_F(PluginServerTest, V1beta1GivesTheSameAnswersWithoutShareId) {
                                            .share_id = "0a1b2c3d-0000-4000-8000-000000000001"}}});
   handler_.SetPrepareResult("broken", PrepareResult{.status = absl::InternalError("boom")});
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   std::vector<ClaimRef> request = {Claim("shared", "a"), Claim("plain", "b"),
                                    Claim("broken", "c")};
 
@@ -573,6 +597,7 @@ TEST_F(PluginServerTest, SerializeTimeoutFailsTheWholeCall) {
   PluginServerOptions options = Options();
   options.serialize_max_wait = 2s;
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   handler_.CloseGate();
   std::jthread first([&] { (void)client->NodePrepareResources({Claim("u1", "a")}); });
@@ -593,7 +618,9 @@ TEST_F(PluginServerTest, RollingUpdateInstancesSerializeThroughTheLockFile) {
   // Two instances of one driver (as during a DaemonSet rolling update) with
   // separate in-process locks: only the flock on serialize.lock orders them.
   std::unique_ptr<PluginServer> old_pod = StartOrDie(Options(kUidA));
+  ASSERT_NE(old_pod, nullptr);
   std::unique_ptr<PluginServer> new_pod = StartOrDie(Options(kUidB));
+  ASSERT_NE(new_pod, nullptr);
   auto old_client = Connect(*old_pod, DraApiVersion::kV1);
   auto new_client = Connect(*new_pod, DraApiVersion::kV1);
 
@@ -630,6 +657,7 @@ TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
                                .health = HealthStatus::kHealthy}});
   const auto reported_at = std::chrono::floor<std::chrono::seconds>(clock_.Now());
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   auto watch = client->WatchResources(60s);
   ASSERT_THAT(watch, IsOk());
@@ -690,6 +718,7 @@ TEST_F(PluginServerTest, StopEndsOpenHealthStreamsPromptly) {
   PluginServerOptions options = Options();
   options.shutdown_grace = 60s;  // a stuck stream would make Stop take this long
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   auto watch = client->WatchResources(120s);
   ASSERT_THAT(watch, IsOk());
