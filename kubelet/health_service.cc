@@ -2,8 +2,9 @@
 
 #include <string_view>
 
-#include "base/log.h"
 #include "k8s.io/kubelet/pkg/apis/dra-health/v1alpha1/api.grpc.pb.h"
+
+#include "base/log.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {

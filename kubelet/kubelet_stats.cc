@@ -18,11 +18,10 @@ void KubeletStats::RecordRequest(std::string_view service, std::string_view meth
                                  double duration_seconds) {
   CountRequest(service, method, ok);
   registry_
-      .GetHistogram("tessera_kubelet_request_duration_seconds",
-                    "Time to answer a kubelet gRPC request.", base::metrics::LatencyBuckets(),
-                    {{"driver", driver_},
-                     {"service", std::string(service)},
-                     {"method", std::string(method)}})
+      .GetHistogram(
+          "tessera_kubelet_request_duration_seconds", "Time to answer a kubelet gRPC request.",
+          base::metrics::LatencyBuckets(),
+          {{"driver", driver_}, {"service", std::string(service)}, {"method", std::string(method)}})
       .Observe(duration_seconds);
 }
 

@@ -11,8 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <grpcpp/grpcpp.h>
-
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -21,6 +19,8 @@
 #include "gtest/gtest.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1/api.grpc.pb.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1beta1/api.grpc.pb.h"
+#include <grpcpp/grpcpp.h>
+
 #include "kubelet/kubelet_client.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/faulty_filesystem.h"
@@ -86,8 +86,8 @@ class PluginServerTest : public ::testing::Test {
                                .pod_uid = std::move(pod_uid)};
   }
   PluginServerDeps Deps(base::Clock& clock) {
-    return PluginServerDeps{.claims = handler_, .health = health_, .clock = clock, .fs = fs_,
-                            .metrics = metrics_};
+    return PluginServerDeps{
+        .claims = handler_, .health = health_, .clock = clock, .fs = fs_, .metrics = metrics_};
   }
   PluginServerDeps Deps() { return Deps(clock_); }
 
@@ -131,8 +131,7 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
   ASSERT_GE(inotify, 0);
   // fsnotify, which the kubelet uses, reports both as "Create".
   int data_watch = ::inotify_add_watch(inotify, data_dir.c_str(), IN_CREATE | IN_MOVED_TO);
-  int registry_watch =
-      ::inotify_add_watch(inotify, registry_dir_.c_str(), IN_CREATE | IN_MOVED_TO);
+  int registry_watch = ::inotify_add_watch(inotify, registry_dir_.c_str(), IN_CREATE | IN_MOVED_TO);
   ASSERT_GE(data_watch, 0);
   ASSERT_GE(registry_watch, 0);
 
@@ -162,8 +161,8 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
             return;
           }
           auto client = DraPluginClient::Connect(plugin->endpoint, plugin->api, 1s);
-          call_at_registration = client.ok() ? (*client)->NodeUnprepareResources({}, 1s).status()
-                                             : client.status();
+          call_at_registration =
+              client.ok() ? (*client)->NodeUnprepareResources({}, 1s).status() : client.status();
           return;
         }
       }
@@ -176,7 +175,8 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
   kubelet.join();
   ::close(inotify);
   EXPECT_THAT(call_at_registration, IsOk());
-  EXPECT_THAT(created, ElementsAre("data/dra.sock", std::string("registry/") + kDriver + "-reg.sock"));
+  EXPECT_THAT(created,
+              ElementsAre("data/dra.sock", std::string("registry/") + kDriver + "-reg.sock"));
 }
 
 TEST_F(PluginServerTest, GetInfoAnnouncesDriverEndpointAndServices) {
@@ -267,8 +267,7 @@ TEST_F(PluginServerTest, FindRegistrationSocketsListsWhatTheKubeletWatches) {
   EXPECT_THAT(FindRegistrationSockets(registry_dir_),
               IsOkAndHolds(ElementsAre(server->paths().registration_socket,
                                        registry_dir_ + "/sub/other.example.com-reg.sock")));
-  EXPECT_THAT(FindRegistrationSockets(tmp_.Sub("missing")),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(FindRegistrationSockets(tmp_.Sub("missing")), StatusIs(absl::StatusCode::kNotFound));
 }
 
 // ---- sockets on disk --------------------------------------------------------
@@ -349,8 +348,8 @@ TEST_F(PluginServerTest, FileSystemErrorsFailCreateCleanly) {
     return op == "mkdir" ? absl::PermissionDeniedError("mkdir: read-only file system")
                          : absl::OkStatus();
   });
-  PluginServerDeps deps{.claims = handler_, .health = health_, .clock = clock_, .fs = faulty,
-                        .metrics = metrics_};
+  PluginServerDeps deps{
+      .claims = handler_, .health = health_, .clock = clock_, .fs = faulty, .metrics = metrics_};
   absl::StatusOr<std::unique_ptr<PluginServer>> server = PluginServer::Create(Options(), deps);
   EXPECT_THAT(server, StatusIs(absl::StatusCode::kPermissionDenied,
                                HasSubstr("start kubelet plugin gpu.tessera.dev")));
@@ -440,9 +439,8 @@ TEST_F(PluginServerTest, PrepareAnswersEveryClaimAndFailsOnlyTheBadOnes) {
   ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
 
-  std::vector<ClaimRef> request = {Claim("good", "a"), Claim("broken", "b"),
-                                   Claim("nameless", ""), Claim("forgotten", "d"),
-                                   Claim("good", "a")};
+  std::vector<ClaimRef> request = {Claim("good", "a"), Claim("broken", "b"), Claim("nameless", ""),
+                                   Claim("forgotten", "d"), Claim("good", "a")};
   absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(request);
   ASSERT_THAT(response, IsOk());
   ASSERT_EQ(response->size(), 4u);
@@ -500,8 +498,8 @@ TEST_F(PluginServerTest, ConflictingDuplicateUidFailsThatClaim) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
   ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
-  absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(
-      {Claim("dup", "a"), Claim("dup", "b"), Claim("fine", "c")});
+  absl::StatusOr<PrepareResponse> response =
+      client->NodePrepareResources({Claim("dup", "a"), Claim("dup", "b"), Claim("fine", "c")});
   ASSERT_THAT(response, IsOk());
   EXPECT_THAT(response->at("dup").error, HasSubstr("given as both"));
   EXPECT_EQ(response->at("fine").error, "");
@@ -546,8 +544,7 @@ TEST_F(PluginServerTest, V1beta1GivesTheSameAnswersWithoutShareId) {
   handler_.SetPrepareResult("broken", PrepareResult{.status = absl::InternalError("boom")});
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
   ASSERT_NE(server, nullptr);
-  std::vector<ClaimRef> request = {Claim("shared", "a"), Claim("plain", "b"),
-                                   Claim("broken", "c")};
+  std::vector<ClaimRef> request = {Claim("shared", "a"), Claim("plain", "b"), Claim("broken", "c")};
 
   absl::StatusOr<PrepareResponse> v1 =
       Connect(*server, DraApiVersion::kV1)->NodePrepareResources(request);
@@ -578,8 +575,8 @@ TEST_F(PluginServerTest, V1beta1GivesTheSameAnswersWithoutShareId) {
   // Nothing of share_id leaks onto the v1beta1 wire, not even as an unknown
   // field of Device.
   namespace beta = ::k8s::io::kubelet::pkg::apis::dra::v1beta1;
-  auto stub = beta::DRAPlugin::NewStub(grpc::CreateChannel(
-      "unix:" + server->paths().dra_socket, grpc::InsecureChannelCredentials()));
+  auto stub = beta::DRAPlugin::NewStub(grpc::CreateChannel("unix:" + server->paths().dra_socket,
+                                                           grpc::InsecureChannelCredentials()));
   beta::NodePrepareResourcesRequest raw_request;
   auto* claim = raw_request.add_claims();
   claim->set_uid("shared");
@@ -648,13 +645,13 @@ TEST_F(PluginServerTest, RollingUpdateInstancesSerializeThroughTheLockFile) {
 // ---- health -------------------------------------------------------------------
 
 TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
-  health_.Report({DeviceHealth{.pool_name = "node-1",
-                               .device_name = "gpu-0",
-                               .health = HealthStatus::kHealthy,
-                               .health_check_timeout = 45s},
-                  DeviceHealth{.pool_name = "node-1",
-                               .device_name = "gpu-1",
-                               .health = HealthStatus::kHealthy}});
+  health_.Report(
+      {DeviceHealth{.pool_name = "node-1",
+                    .device_name = "gpu-0",
+                    .health = HealthStatus::kHealthy,
+                    .health_check_timeout = 45s},
+       DeviceHealth{
+           .pool_name = "node-1", .device_name = "gpu-1", .health = HealthStatus::kHealthy}});
   const auto reported_at = std::chrono::floor<std::chrono::seconds>(clock_.Now());
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
   ASSERT_NE(server, nullptr);
@@ -700,12 +697,12 @@ TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
   ASSERT_THAT(periodic, IsOk());
   EXPECT_EQ(*periodic, *changed);
 
-  EXPECT_EQ(Counter("tessera_kubelet_health_reports_total",
-                    {{"driver", kDriver}, {"reason", "initial"}}),
-            1);
-  EXPECT_EQ(Counter("tessera_kubelet_health_reports_total",
-                    {{"driver", kDriver}, {"reason", "change"}}),
-            1);
+  EXPECT_EQ(
+      Counter("tessera_kubelet_health_reports_total", {{"driver", kDriver}, {"reason", "initial"}}),
+      1);
+  EXPECT_EQ(
+      Counter("tessera_kubelet_health_reports_total", {{"driver", kDriver}, {"reason", "change"}}),
+      1);
   EXPECT_EQ(Counter("tessera_kubelet_health_reports_total",
                     {{"driver", kDriver}, {"reason", "periodic"}}),
             1);
@@ -714,7 +711,8 @@ TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
 }
 
 TEST_F(PluginServerTest, StopEndsOpenHealthStreamsPromptly) {
-  health_.Report({DeviceHealth{.pool_name = "p", .device_name = "d", .health = HealthStatus::kHealthy}});
+  health_.Report(
+      {DeviceHealth{.pool_name = "p", .device_name = "d", .health = HealthStatus::kHealthy}});
   PluginServerOptions options = Options();
   options.shutdown_grace = 60s;  // a stuck stream would make Stop take this long
   std::unique_ptr<PluginServer> server = StartOrDie(options);
