@@ -106,8 +106,7 @@ std::string MarkerEnv(std::string_view driver, std::string_view pool, std::strin
 
 std::string JoinStatus(const absl::Status& primary, const absl::Status& rollback) {
   if (rollback.ok()) return std::string(base::Std(primary.message()));
-  return StrCat(base::Std(primary.message()), "; rollback failed: ",
-                base::Std(rollback.message()));
+  return StrCat(base::Std(primary.message()), "; rollback failed: ", base::Std(rollback.message()));
 }
 
 }  // namespace
@@ -138,10 +137,10 @@ struct DeviceState::Stats {
         unprepare_duration_error(r.GetHistogram(
             "tessera_unprepare_claim_duration_seconds", "Time to unprepare one claim.",
             base::metrics::LatencyBuckets(), {{"driver", driver}, {"result", "error"}})),
-        checkpoint_write_duration(r.GetHistogram(
-            "tessera_checkpoint_write_duration_seconds",
-            "Time to append one record to the claim checkpoint.", base::metrics::LatencyBuckets(),
-            {{"driver", driver}})),
+        checkpoint_write_duration(
+            r.GetHistogram("tessera_checkpoint_write_duration_seconds",
+                           "Time to append one record to the claim checkpoint.",
+                           base::metrics::LatencyBuckets(), {{"driver", driver}})),
         cdi_write_duration(r.GetHistogram("tessera_cdi_write_duration_seconds",
                                           "Time to write one claim's CDI spec.",
                                           base::metrics::LatencyBuckets(), {{"driver", driver}})),
@@ -150,10 +149,10 @@ struct DeviceState::Stats {
             "Problems the start-up reconcile of checkpoint, CDI specs and host state left for "
             "the next start.",
             {{"driver", driver}})),
-        checkpoint_recoveries(r.GetCounter(
-            "tessera_checkpoint_recoveries_total",
-            "Damaged checkpoints quarantined and rebuilt from the CDI specs.",
-            {{"driver", driver}})) {}
+        checkpoint_recoveries(
+            r.GetCounter("tessera_checkpoint_recoveries_total",
+                         "Damaged checkpoints quarantined and rebuilt from the CDI specs.",
+                         {{"driver", driver}})) {}
 
   base::metrics::Counter& prepare_success;
   base::metrics::Counter& prepare_error;
@@ -193,8 +192,9 @@ absl::StatusOr<std::unique_ptr<DeviceState>> DeviceState::Create(
   const bool dns_subdomain =
       !driver_name.empty() && driver_name.size() <= 63 &&
       std::all_of(driver_name.begin(), driver_name.end(),
-                  [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                                      c == '-' || c == '.'; }) &&
+                  [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+                  }) &&
       std::isalnum(static_cast<unsigned char>(driver_name.front())) &&
       std::isalnum(static_cast<unsigned char>(driver_name.back()));
   if (!dns_subdomain) {
@@ -230,9 +230,8 @@ absl::Status DeviceState::OpenCheckpoint() {
     // rebuild what we can from them, rather than refusing to start (the node
     // would get no new pods) or starting empty (every spec would be removed
     // as an orphan).
-    const auto tag = std::chrono::duration_cast<std::chrono::seconds>(
-                         clock_.Now().time_since_epoch())
-                         .count();
+    const auto tag =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
     Log().error(
         "checkpoint damaged, quarantining it and recovering claims from cdi specs driver={} "
         "dir={} error={}",
@@ -450,8 +449,8 @@ std::map<std::string, kubelet::PrepareResult> DeviceState::Prepare(
 absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareOne(
     const kubelet::ClaimRef& ref) {
   const std::string claim_name = ClaimName(ref);
-  RETURN_IF_ERROR(base::Annotate(cdi::ValidateClaimUid(ref.uid),
-                                 StrCat("prepare claim ", claim_name)));
+  RETURN_IF_ERROR(
+      base::Annotate(cdi::ValidateClaimUid(ref.uid), StrCat("prepare claim ", claim_name)));
   if (ref.namespace_.empty() || ref.name.empty()) {
     return absl::InvalidArgumentError(
         StrCat("prepare claim uid ", ref.uid, ": namespace and name are required"));
@@ -462,16 +461,15 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
     // Idempotent: the kubelet asks again after its own restart, or because
     // our answer was lost. The spec may have been lost with a tmpfs.
     if (!fs_.Exists(specs_.PathOf(SpecFileName(ref.uid)))) {
-      RETURN_IF_ERROR(base::Annotate(WriteSpec(*existing),
-                                     StrCat("rewrite cdi spec for claim ", claim_name)));
+      RETURN_IF_ERROR(
+          base::Annotate(WriteSpec(*existing), StrCat("rewrite cdi spec for claim ", claim_name)));
     }
     return Results(*existing);
   }
   const bool had_record = existing != nullptr;
 
-  ASSIGN_OR_RETURN(ResourceClaim claim,
-                   base::Annotate(claims_.GetClaim(ref.namespace_, ref.name),
-                                  StrCat("get claim ", claim_name)));
+  ASSIGN_OR_RETURN(ResourceClaim claim, base::Annotate(claims_.GetClaim(ref.namespace_, ref.name),
+                                                       StrCat("get claim ", claim_name)));
   if (claim.uid != ref.uid) {
     return absl::FailedPreconditionError(
         StrCat("claim ", claim_name, " was replaced: uid ", claim.uid, " != ", ref.uid));
@@ -481,13 +479,12 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
   }
   ASSIGN_OR_RETURN(
       drivers::ClaimPrepareRequest request,
-      base::Annotate(SelectForDriver(claim,
-                                     {.driver = options_.driver_name,
-                                      .pool = options_.pool_name,
-                                      .max_opaque_parameters_bytes =
-                                          options_.max_opaque_parameters_bytes}),
-                     StrCat("select devices of claim ", claim_name, " for ",
-                            options_.driver_name)));
+      base::Annotate(
+          SelectForDriver(claim,
+                          {.driver = options_.driver_name,
+                           .pool = options_.pool_name,
+                           .max_opaque_parameters_bytes = options_.max_opaque_parameters_bytes}),
+          StrCat("select devices of claim ", claim_name, " for ", options_.driver_name)));
 
   ClaimRecord record;
   record.uid = ref.uid;
@@ -503,9 +500,9 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
   const bool side_effects = driver_.HasSideEffects(request);
   if (side_effects) {
     const base::Clock::MonoTime start = clock_.MonotonicNow();
-    RETURN_IF_ERROR(base::Annotate(
-        TimedCheckpoint(checkpoint_->AppendPrepareStarted(record), start),
-        StrCat("record prepare start of claim ", claim_name)));
+    RETURN_IF_ERROR(
+        base::Annotate(TimedCheckpoint(checkpoint_->AppendPrepareStarted(record), start),
+                       StrCat("record prepare start of claim ", claim_name)));
   }
   const bool recorded = side_effects || had_record;
 
@@ -531,8 +528,8 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
                              return p.device == dr.device && p.share_id == dr.share_id;
                            });
     if (it == prepared->devices.end()) {
-      mismatch = absl::InternalError(StrCat("driver ", options_.driver_name,
-                                            " returned no result for device ", dr.device));
+      mismatch = absl::InternalError(
+          StrCat("driver ", options_.driver_name, " returned no result for device ", dr.device));
       break;
     }
     dr.state = it->state;
@@ -550,8 +547,8 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
 
   if (absl::Status s = WriteSpec(record); !s.ok()) {
     absl::Status primary = base::Annotate(
-        s, StrCat("write cdi spec ", specs_.PathOf(SpecFileName(ref.uid)), " for claim ",
-                  claim_name));
+        s,
+        StrCat("write cdi spec ", specs_.PathOf(SpecFileName(ref.uid)), " for claim ", claim_name));
     return absl::Status(primary.code(), JoinStatus(primary, RollBack(request, &*prepared, true)));
   }
   const base::Clock::MonoTime start = clock_.MonotonicNow();
@@ -575,8 +572,8 @@ absl::Status DeviceState::RollBack(const drivers::ClaimPrepareRequest& request,
   RETURN_IF_ERROR(base::Annotate(specs_.Remove(SpecFileName(uid)), "remove cdi spec"));
   if (had_record || checkpoint_->Find(uid) != nullptr) {
     const base::Clock::MonoTime start = clock_.MonotonicNow();
-    RETURN_IF_ERROR(base::Annotate(
-        TimedCheckpoint(checkpoint_->AppendUnprepared(uid), start), "record unprepared"));
+    RETURN_IF_ERROR(base::Annotate(TimedCheckpoint(checkpoint_->AppendUnprepared(uid), start),
+                                   "record unprepared"));
   }
   return absl::OkStatus();
 }
@@ -607,8 +604,8 @@ std::map<std::string, absl::Status> DeviceState::Unprepare(
 
 absl::Status DeviceState::UnprepareOne(const kubelet::ClaimRef& ref) {
   const std::string claim_name = ClaimName(ref);
-  RETURN_IF_ERROR(base::Annotate(cdi::ValidateClaimUid(ref.uid),
-                                 StrCat("unprepare claim ", claim_name)));
+  RETURN_IF_ERROR(
+      base::Annotate(cdi::ValidateClaimUid(ref.uid), StrCat("unprepare claim ", claim_name)));
   const std::string spec_file = SpecFileName(ref.uid);
   const ClaimRecord* record = checkpoint_->Find(ref.uid);
   if (record == nullptr) {
@@ -623,13 +620,13 @@ absl::Status DeviceState::UnprepareOne(const kubelet::ClaimRef& ref) {
     Log().warn("unpreparing recovered claim without driver state driver={} uid={} claim={}",
                options_.driver_name, ref.uid, claim_name);
   } else {
-    RETURN_IF_ERROR(base::Annotate(driver_.UnprepareClaim(ref.uid, ToPrepared(*record)),
-                                   StrCat("unprepare claim ", claim_name, " with ",
-                                          options_.driver_name)));
+    RETURN_IF_ERROR(
+        base::Annotate(driver_.UnprepareClaim(ref.uid, ToPrepared(*record)),
+                       StrCat("unprepare claim ", claim_name, " with ", options_.driver_name)));
   }
-  RETURN_IF_ERROR(base::Annotate(specs_.Remove(spec_file),
-                                 StrCat("remove cdi spec ", specs_.PathOf(spec_file),
-                                        " of claim ", claim_name)));
+  RETURN_IF_ERROR(base::Annotate(
+      specs_.Remove(spec_file),
+      StrCat("remove cdi spec ", specs_.PathOf(spec_file), " of claim ", claim_name)));
   const base::Clock::MonoTime start = clock_.MonotonicNow();
   return base::Annotate(TimedCheckpoint(checkpoint_->AppendUnprepared(ref.uid), start),
                         StrCat("record unprepared claim ", claim_name));
@@ -647,8 +644,7 @@ absl::StatusOr<CheckpointView> ReadCheckpoint(base::Filesystem& fs,
                                               const std::string& cdi_dir,
                                               std::string_view driver_name) {
   ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> cp,
-                   Checkpoint::Open(fs, checkpoint_dir,
-                                    {.mode = OpenOptions::Mode::kReadOnly}));
+                   Checkpoint::Open(fs, checkpoint_dir, {.mode = OpenOptions::Mode::kReadOnly}));
   CheckpointView view;
   view.boot_id = cp->boot_id();
   view.sequence = cp->sequence();

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "kubelet/cdi/naming.h"
 #include "test/fakes/agent/fake_claim_source.h"
 #include "test/fakes/base/fake_clock.h"
@@ -16,8 +17,8 @@ namespace tessera::agent {
 namespace {
 
 using kubelet::ClaimRef;
-using kubelet::PrepareResult;
 using kubelet::PreparedDeviceResult;
+using kubelet::PrepareResult;
 using kubelet::checkpoint::ClaimRecord;
 using kubelet::checkpoint::Phase;
 using ::tessera::testing::FakeDriver;
@@ -156,7 +157,8 @@ class DeviceStateTest : public ::testing::Test {
 
 TEST_F(DeviceStateTest, PreparesClaimWritesSpecAndAnswersQualifiedIds) {
   std::unique_ptr<DeviceState> state = Start();
-  ResourceClaim claim = Claim("train", kUidA, {Result("gpus/big", "gpu-1"), Result("gpus/big", "gpu-3")});
+  ResourceClaim claim =
+      Claim("train", kUidA, {Result("gpus/big", "gpu-1"), Result("gpus/big", "gpu-3")});
   PrepareResult result = PrepareOk(*state, claim);
 
   ASSERT_THAT(result.devices, SizeIs(2));
@@ -246,19 +248,19 @@ TEST_F(DeviceStateTest, EachBadClaimIsItsOwnErrorAndLeavesNothing) {
   ClaimRef replaced_ref = Ref(replaced);
   replaced_ref.uid = d + "1";
 
-  std::map<std::string, PrepareResult> out = state->Prepare(
-      {Ref(good), missing, replaced_ref, Ref(unallocated), Ref(unknown_device), Ref(malformed),
-       Ref(oversize), Ref(unknown_kind), Ref(bad_field)});
+  std::map<std::string, PrepareResult> out =
+      state->Prepare({Ref(good), missing, replaced_ref, Ref(unallocated), Ref(unknown_device),
+                      Ref(malformed), Ref(oversize), Ref(unknown_kind), Ref(bad_field)});
 
   ASSERT_THAT(out, SizeIs(9));
   EXPECT_OK(out[good.uid].status);
   EXPECT_THAT(out[good.uid].devices, SizeIs(1));
   EXPECT_THAT(out[missing.uid].status,
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("get claim team-a/missing")));
-  EXPECT_THAT(out[replaced_ref.uid].status,
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("claim team-a/replaced was replaced: uid " + d + "9 != " + d +
-                                 "1")));
+  EXPECT_THAT(
+      out[replaced_ref.uid].status,
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("claim team-a/replaced was replaced: uid " + d + "9 != " + d + "1")));
   EXPECT_THAT(out[unallocated.uid].status,
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("claim team-a/unallocated is not allocated")));
@@ -294,9 +296,11 @@ TEST_F(DeviceStateTest, RejectsBadClaimReferencesAndAnswersEachUidOnce) {
   std::unique_ptr<DeviceState> state = Start();
   ResourceClaim claim = Claim("train", kUidA, {Result("gpu", "gpu-0")});
   source_.Put(claim);
-  std::map<std::string, PrepareResult> out = state->Prepare(
-      {Ref(claim), Ref(claim), {.uid = "../../etc", .namespace_ = "a", .name = "b"},
-       {.uid = std::string(kUidB), .namespace_ = "", .name = ""}});
+  std::map<std::string, PrepareResult> out =
+      state->Prepare({Ref(claim),
+                      Ref(claim),
+                      {.uid = "../../etc", .namespace_ = "a", .name = "b"},
+                      {.uid = std::string(kUidB), .namespace_ = "", .name = ""}});
   ASSERT_THAT(out, SizeIs(3));
   EXPECT_OK(out[claim.uid].status);
   EXPECT_THAT(out["../../etc"].status, StatusIs(absl::StatusCode::kInvalidArgument));
@@ -362,15 +366,14 @@ TEST_F(DeviceStateTest, FailedCheckpointSyncFailsPrepareCleanly) {
   // One failed fdatasync: the one that would have made Prepared durable.
   auto failures = std::make_shared<int>(1);
   fs_.set_injector([failures](std::string_view op, const std::string&) {
-    return op == "sync" && (*failures)-- > 0
-               ? absl::DataLossError("fdatasync: input/output error")
-               : absl::OkStatus();
+    return op == "sync" && (*failures)-- > 0 ? absl::DataLossError("fdatasync: input/output error")
+                                             : absl::OkStatus();
   });
   ResourceClaim claim = Claim("train", kUidA, {Result("gpu", "gpu-0")});
   source_.Put(claim);
-  EXPECT_THAT(state->Prepare({Ref(claim)})[claim.uid].status,
-              StatusIs(absl::StatusCode::kDataLoss,
-                       HasSubstr("record prepared claim team-a/train")));
+  EXPECT_THAT(
+      state->Prepare({Ref(claim)})[claim.uid].status,
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("record prepared claim team-a/train")));
   // Nothing of the failed claim remains; the earlier claim is untouched.
   EXPECT_EQ(driver_.applied(),
             (std::map<std::string, std::set<std::string>>{{std::string(kUidB), {"gpu-1"}}}));
@@ -385,14 +388,13 @@ TEST_F(DeviceStateTest, BrokenDiskLeavesOnlyARollbackForTheNextStart) {
     std::unique_ptr<DeviceState> state = Start();
     // Every sync fails from now on, so the rollback cannot be recorded either.
     fs_.set_injector([](std::string_view op, const std::string&) {
-      return op == "sync" ? absl::DataLossError("fdatasync: input/output error")
-                          : absl::OkStatus();
+      return op == "sync" ? absl::DataLossError("fdatasync: input/output error") : absl::OkStatus();
     });
     ResourceClaim claim = Claim("train", kUidA, {Result("gpu", "gpu-0")});
     source_.Put(claim);
-    EXPECT_THAT(state->Prepare({Ref(claim)})[claim.uid].status,
-                StatusIs(absl::StatusCode::kDataLoss,
-                         HasSubstr("rollback failed: record unprepared")));
+    EXPECT_THAT(
+        state->Prepare({Ref(claim)})[claim.uid].status,
+        StatusIs(absl::StatusCode::kDataLoss, HasSubstr("rollback failed: record unprepared")));
     // The host state and the spec are undone; the checkpoint still says
     // PrepareStarted, which is safe: the next start rolls it back again.
     EXPECT_THAT(driver_.applied(), IsEmpty());
@@ -419,8 +421,7 @@ TEST_F(DeviceStateTest, ReadOnlyStateDirectory) {
   driver_.set_side_effects(true);
   std::unique_ptr<DeviceState> state = Start();
   fs_.set_injector([state_dir](std::string_view op, const std::string& path) {
-    return (op == "write" || op == "append" || op == "open_append") &&
-                   path.starts_with(state_dir)
+    return (op == "write" || op == "append" || op == "open_append") && path.starts_with(state_dir)
                ? absl::PermissionDeniedError("read-only file system")
                : absl::OkStatus();
   });
@@ -442,9 +443,10 @@ TEST_F(DeviceStateTest, FailedRollbackIsReportedAndFinishedAtNextStart) {
     std::unique_ptr<DeviceState> state = Start();
     ResourceClaim claim = Claim("train", kUidA, {Result("gpu", "gpu-0")});
     source_.Put(claim);
-    EXPECT_THAT(state->Prepare({Ref(claim)})[claim.uid].status,
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("rollback failed: unprepare with gpu.tessera.dev: device busy")));
+    EXPECT_THAT(
+        state->Prepare({Ref(claim)})[claim.uid].status,
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 HasSubstr("rollback failed: unprepare with gpu.tessera.dev: device busy")));
     EXPECT_THAT(driver_.applied(), SizeIs(1));
     // The PrepareStarted entry stays so the next start can finish the job.
     ASSERT_THAT(state->Claims(), SizeIs(1));
@@ -488,9 +490,10 @@ TEST_F(DeviceStateTest, FailedUnprepareKeepsTheClaimForTheRetry) {
   ResourceClaim claim = Claim("train", kUidA, {Result("gpu", "gpu-0")});
   PrepareResult prepared = PrepareOk(*state, claim);
   driver_.FailNext(FakeDriver::Call::kUnprepare, absl::FailedPreconditionError("device busy"));
-  EXPECT_THAT(state->Unprepare({Ref(claim)})[claim.uid],
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("unprepare claim team-a/train with gpu.tessera.dev: device busy")));
+  EXPECT_THAT(
+      state->Unprepare({Ref(claim)})[claim.uid],
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("unprepare claim team-a/train with gpu.tessera.dev: device busy")));
   EXPECT_EQ(Count("tessera_unprepare_claims_total", "error"), 1);
   EXPECT_TRUE(real_.Exists(SpecPath(kUidA)));
   EXPECT_TRUE(SameResults(state->Prepare({Ref(claim)})[claim.uid], prepared));
@@ -528,8 +531,8 @@ TEST_F(DeviceStateTest, PeersAndSharesReachTheDriverAndTheIds) {
   share_a.share_id = "3a9e1c04-5b6d-4e7f-8a90-b1c2d3e4f5a6";
   AllocationResult share_b = Result("gpu", "gpu-0");
   share_b.share_id = "9f8e7d6c-5b6d-4e7f-8a90-b1c2d3e4f5a6";
-  ResourceClaim claim = Claim("mixed", kUidA,
-                              {share_a, Result("nic", "mlx5-1", "rdma.tessera.dev"), share_b});
+  ResourceClaim claim =
+      Claim("mixed", kUidA, {share_a, Result("nic", "mlx5-1", "rdma.tessera.dev"), share_b});
   PrepareResult result = PrepareOk(*state, claim);
   ASSERT_THAT(result.devices, SizeIs(2));  // the NIC is the RDMA driver's business
   EXPECT_EQ(result.devices[0].share_id, share_a.share_id);
@@ -588,7 +591,8 @@ TEST_F(DeviceStateTest, RebootRewritesSpecsAndReappliesHostState) {
     b = PrepareOk(*state, Claim("b", kUidB, {Result("gpu", "gpu-1")}));
   }
   // Reboot: /var/run is a tmpfs, and MIG instances and the like are gone.
-  for (const std::string& name : CdiFiles()) ASSERT_OK(real_.RemoveFile(tmp_.Sub("cdi/" + name), false));
+  for (const std::string& name : CdiFiles())
+    ASSERT_OK(real_.RemoveFile(tmp_.Sub("cdi/" + name), false));
   driver_.ForgetHostStateForTest();
 
   std::unique_ptr<DeviceState> state = Start("boot-2");
@@ -637,9 +641,9 @@ TEST_F(DeviceStateTest, InterruptedPrepareIsRolledBackAtStart) {
   started.name = "train";
   started.devices = {{.request_names = {"gpu"}, .pool = "node-1", .device = "gpu-2"}};
   {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<kubelet::checkpoint::Checkpoint> cp,
-                         kubelet::checkpoint::Checkpoint::Open(real_,
-                                                               tmp_.Sub("state/gpu.tessera.dev")));
+    ASSERT_OK_AND_ASSIGN(
+        std::unique_ptr<kubelet::checkpoint::Checkpoint> cp,
+        kubelet::checkpoint::Checkpoint::Open(real_, tmp_.Sub("state/gpu.tessera.dev")));
     ASSERT_OK(cp->SetBootId("boot-1"));
     ASSERT_OK(cp->AppendPrepareStarted(started));
     ASSERT_OK(driver_

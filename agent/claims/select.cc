@@ -51,8 +51,7 @@ absl::StatusOr<drivers::ClaimPrepareRequest> SelectForDriver(const ResourceClaim
           c.parameters.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size();
       if (bytes > options.max_opaque_parameters_bytes) {
         return absl::InvalidArgumentError(StrCat(path, ": ", bytes, " bytes, more than the ",
-                                                 options.max_opaque_parameters_bytes,
-                                                 " allowed"));
+                                                 options.max_opaque_parameters_bytes, " allowed"));
       }
       ours.push_back(&c);
     }
@@ -60,8 +59,8 @@ absl::StatusOr<drivers::ClaimPrepareRequest> SelectForDriver(const ResourceClaim
   for (size_t i = 0; i < claim.configs.size(); ++i) {
     const AllocationConfig& c = claim.configs[i];
     if (c.driver == options.driver && c.source != "FromClass" && c.source != "FromClaim") {
-      return absl::InvalidArgumentError(StrCat(base::json::Index(kConfigPath, i), ".source: ",
-                                               base::Quote(c.source),
+      return absl::InvalidArgumentError(StrCat(base::json::Index(kConfigPath, i),
+                                               ".source: ", base::Quote(c.source),
                                                " is not FromClass or FromClaim"));
     }
   }
@@ -101,8 +100,8 @@ absl::StatusOr<drivers::ClaimPrepareRequest> SelectForDriver(const ResourceClaim
           StrCat(path, ".shareID: ", base::Quote(r.share_id), " is not a UUID"));
     }
     if (!seen.emplace(r.device, r.share_id).second) {
-      return absl::InvalidArgumentError(StrCat(path, ": device ", base::Quote(r.device),
-                                               " is allocated twice"));
+      return absl::InvalidArgumentError(
+          StrCat(path, ": device ", base::Quote(r.device), " is allocated twice"));
     }
     drivers::DeviceAllocation d;
     d.request = std::string(BaseRequestName(r.request));

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+
 #include "agent/claims/claim_source.h"
 #include "drivers/device_driver.h"
 

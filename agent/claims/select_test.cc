@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::agent {
@@ -23,7 +24,8 @@ AllocationResult Result(std::string request, std::string device,
           .device = std::move(device)};
 }
 
-AllocationConfig Config(std::string source, std::string mode, std::vector<std::string> requests = {},
+AllocationConfig Config(std::string source, std::string mode,
+                        std::vector<std::string> requests = {},
                         std::string driver = "gpu.tessera.dev") {
   return {.source = std::move(source),
           .requests = std::move(requests),
@@ -50,10 +52,9 @@ std::vector<std::string> Modes(const drivers::DeviceAllocation& d) {
 }
 
 TEST(SelectForDriverTest, KeepsOurResultsInClaimOrderWithBaseRequestNames) {
-  ResourceClaim claim = Claim({Result("gpus/large", "gpu-3"),
-                               Result("nic", "mlx5-0", "rdma.tessera.dev"),
-                               Result("gpus/large", "gpu-1"),
-                               Result("other", "x-0", "gpu.example.com")});
+  ResourceClaim claim =
+      Claim({Result("gpus/large", "gpu-3"), Result("nic", "mlx5-0", "rdma.tessera.dev"),
+             Result("gpus/large", "gpu-1"), Result("other", "x-0", "gpu.example.com")});
   ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
   EXPECT_EQ(req.claim_uid, "uid-1");
   EXPECT_EQ(req.claim_namespace, "team-a");
@@ -100,33 +101,30 @@ TEST(SelectForDriverTest, EnforcesTheOpaqueParameterLimitOnOurConfigsOnly) {
     return c;
   };
   EXPECT_EQ(with_size(10240, "gpu.tessera.dev").parameters.dump().size(), 10240u);
-  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10240, "gpu.tessera.dev")}),
-                              kGpu),
-              IsOk());
   EXPECT_THAT(
-      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10241, "gpu.tessera.dev")}),
-                      kGpu),
+      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10240, "gpu.tessera.dev")}), kGpu),
+      IsOk());
+  EXPECT_THAT(
+      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10241, "gpu.tessera.dev")}), kGpu),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("status.allocation.devices.config[0].opaque.parameters: 10241 bytes, "
                          "more than the 10240 allowed")));
   // Another driver's oversized config is that driver's business.
-  EXPECT_THAT(
-      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(20000, "rdma.tessera.dev")}),
-                      kGpu),
-      IsOk());
+  EXPECT_THAT(SelectForDriver(
+                  Claim({Result("gpu", "gpu-0")}, {with_size(20000, "rdma.tessera.dev")}), kGpu),
+              IsOk());
 }
 
 TEST(SelectForDriverTest, RejectsMalformedInput) {
   AllocationConfig array_params = Config("FromClaim", "x");
   array_params.parameters = nlohmann::json::array({1, 2});
-  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "gpu-0")}, {Config("FromClass", "a"),
-                                                                array_params}),
-                              kGpu),
+  EXPECT_THAT(SelectForDriver(
+                  Claim({Result("gpu", "gpu-0")}, {Config("FromClass", "a"), array_params}), kGpu),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("config[1].opaque.parameters: expected object, got array")));
-  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "gpu-0")}, {Config("FromSomewhere", "a")}),
-                              kGpu),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config[0].source")));
+  EXPECT_THAT(
+      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {Config("FromSomewhere", "a")}), kGpu),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config[0].source")));
   EXPECT_THAT(
       SelectForDriver(Claim({Result("gpu", "gpu-0", "gpu.tessera.dev", "node-2")}), kGpu),
       StatusIs(absl::StatusCode::kInvalidArgument,

@@ -53,8 +53,8 @@ absl::Status ValidateClaimUid(std::string_view claim_uid) {
         base::StrCat("claim uid ", base::Quote(claim_uid), ": must be 1 to 128 characters"));
   }
   if (!IsAlnum(claim_uid.front()) || !IsAlnum(claim_uid.back())) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "claim uid ", base::Quote(claim_uid), ": must start and end with a letter or digit"));
+    return absl::InvalidArgumentError(base::StrCat("claim uid ", base::Quote(claim_uid),
+                                                   ": must start and end with a letter or digit"));
   }
   for (char c : claim_uid) {
     if (!IsAlnum(c) && c != '-') {

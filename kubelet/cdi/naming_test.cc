@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "kubelet/cdi/spec.h"
 #include "test/matchers/status_matchers.h"
 
@@ -44,9 +45,9 @@ TEST(CdiNamingTest, ExtractsUidOnlyFromOwnSpecFiles) {
   EXPECT_EQ(ClaimUidFromSpecFileName("gpu.tessera.dev", "k8s.gpu.tessera.dev-claim_a.b.json"),
             std::nullopt);
   // "gpu.tessera.dev" must not claim the files of "gpu.tessera.dev.other".
-  EXPECT_EQ(ClaimUidFromSpecFileName(
-                "gpu.tessera.dev", ClaimSpecFileName("gpu.tessera.dev.other", kUid)),
-            std::nullopt);
+  EXPECT_EQ(
+      ClaimUidFromSpecFileName("gpu.tessera.dev", ClaimSpecFileName("gpu.tessera.dev.other", kUid)),
+      std::nullopt);
 }
 
 TEST(CdiNamingTest, ValidatesClaimUids) {

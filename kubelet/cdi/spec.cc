@@ -65,8 +65,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return IsLetter(c) || IsDigit(c); }
 
 // A vendor or class name (CDI pkg/parser validateVendorOrClassName).
-absl::Status ValidateQualifierPart(std::string_view what, std::string_view name,
-                                   size_t max_len) {
+absl::Status ValidateQualifierPart(std::string_view what, std::string_view name, size_t max_len) {
   if (name.size() < 2) {
     // Upstream accepts one character, but podman 4.3's vendored parser
     // slices name[1:len-1] and panics on it.
@@ -74,8 +73,8 @@ absl::Status ValidateQualifierPart(std::string_view what, std::string_view name,
         StrCat("cdi ", what, " ", base::Quote(name), ": must be at least 2 characters"));
   }
   if (name.size() > max_len) {
-    return absl::InvalidArgumentError(StrCat("cdi ", what, " ", base::Quote(name),
-                                             ": longer than ", max_len, " characters"));
+    return absl::InvalidArgumentError(
+        StrCat("cdi ", what, " ", base::Quote(name), ": longer than ", max_len, " characters"));
   }
   if (!IsLetter(name.front())) {
     return absl::InvalidArgumentError(
@@ -176,8 +175,7 @@ absl::Status CheckDeviceNode(std::string_view path, const base::DeviceNode& node
   if (!node.type.empty() && node.type != "b" && node.type != "c" && node.type != "u" &&
       node.type != "p") {
     return absl::InvalidArgumentError(StrCat(json::Field(path, "type"), ": ",
-                                             base::Quote(node.type),
-                                             " is not one of b, c, u, p"));
+                                             base::Quote(node.type), " is not one of b, c, u, p"));
   }
   if (node.major.has_value() && *node.major < 0) {
     return absl::InvalidArgumentError(StrCat(json::Field(path, "major"), ": negative"));
@@ -292,9 +290,9 @@ absl::Status RejectUnsupported(const Json& obj, std::string_view path,
                                std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) {
     if (obj.contains(name)) {
-      return absl::InvalidArgumentError(
-          StrCat(json::Field(path, name), ": not supported (only cdiVersion ", kSpecVersion,
-                 " fields are)"));
+      return absl::InvalidArgumentError(StrCat(json::Field(path, name),
+                                               ": not supported (only cdiVersion ", kSpecVersion,
+                                               " fields are)"));
     }
   }
   return absl::OkStatus();
@@ -332,9 +330,9 @@ absl::StatusOr<std::string> OptionalString(const Json& obj, std::string_view pat
 }
 
 absl::StatusOr<base::DeviceNode> DecodeDeviceNode(const Json& obj, std::string_view path) {
-  RETURN_IF_ERROR(json::RejectUnknownFields(obj, path,
-                                            {"path", "hostPath", "type", "major", "minor",
-                                             "fileMode", "permissions", "uid", "gid"}));
+  RETURN_IF_ERROR(json::RejectUnknownFields(
+      obj, path,
+      {"path", "hostPath", "type", "major", "minor", "fileMode", "permissions", "uid", "gid"}));
   base::DeviceNode node;
   ASSIGN_OR_RETURN(node.path, json::GetString(obj, path, "path"));
   ASSIGN_OR_RETURN(node.host_path, OptionalString(obj, path, "hostPath"));
@@ -505,8 +503,7 @@ absl::Status Validate(const Spec& spec) {
 absl::StatusOr<std::string> Marshal(const Spec& spec) {
   if (spec.version != kSpecVersion) {
     return absl::InvalidArgumentError(StrCat("write cdi spec ", spec.kind, ": cdiVersion ",
-                                             base::Quote(spec.version), " is not ",
-                                             kSpecVersion));
+                                             base::Quote(spec.version), " is not ", kSpecVersion));
   }
   RETURN_IF_ERROR(base::Annotate(Validate(spec), StrCat("write cdi spec ", spec.kind)));
   using OJson = nlohmann::ordered_json;
@@ -549,9 +546,8 @@ absl::StatusOr<Spec> Parse(std::string_view text, std::string_view what) {
   auto annotate = [what](const absl::Status& s) { return base::Annotate(s, what); };
   if (!doc.is_object()) return annotate(json::TypeError("document", "object", doc));
   if (absl::Status s = RejectUnsupported(doc, "", {"annotations"}); !s.ok()) return annotate(s);
-  if (absl::Status s = json::RejectUnknownFields(doc, "",
-                                                 {"cdiVersion", "kind", "devices",
-                                                  "containerEdits"});
+  if (absl::Status s =
+          json::RejectUnknownFields(doc, "", {"cdiVersion", "kind", "devices", "containerEdits"});
       !s.ok()) {
     return annotate(s);
   }
@@ -570,8 +566,7 @@ absl::StatusOr<Spec> Parse(std::string_view text, std::string_view what) {
       ASSIGN_OR_RETURN(device.name, json::GetString(d, path, "name"));
       ASSIGN_OR_RETURN(const Json* edits, json::GetOptionalObject(d, path, "containerEdits"));
       if (edits != nullptr) {
-        ASSIGN_OR_RETURN(device.edits,
-                         EditsFromJson(*edits, json::Field(path, "containerEdits")));
+        ASSIGN_OR_RETURN(device.edits, EditsFromJson(*edits, json::Field(path, "containerEdits")));
       }
       spec.devices.push_back(std::move(device));
     }

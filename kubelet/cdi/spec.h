@@ -35,8 +35,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "base/container_edits.h"
 #include "nlohmann/json.hpp"
+
+#include "base/container_edits.h"
 
 namespace tessera::kubelet::cdi {
 

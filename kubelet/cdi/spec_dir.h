@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "base/filesystem.h"
 #include "kubelet/cdi/spec.h"
 

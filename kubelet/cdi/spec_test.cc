@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+
 #include "test/matchers/golden.h"
 #include "test/matchers/status_matchers.h"
 
@@ -121,10 +122,10 @@ TEST(CdiSpecTest, ValidatesNames) {
   EXPECT_THAT(ValidateKind("k8s.gpu.tessera.dev/claim"), IsOk());
   EXPECT_THAT(ValidateKind("nokind"), StatusIs(absl::StatusCode::kInvalidArgument));
   // One-character vendor or class crashes podman 4.3's CDI parser.
-  EXPECT_THAT(ValidateKind("v/claim"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                HasSubstr("at least 2 characters")));
-  EXPECT_THAT(ValidateKind("vendor.com/c"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                     HasSubstr("at least 2 characters")));
+  EXPECT_THAT(ValidateKind("v/claim"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at least 2 characters")));
+  EXPECT_THAT(ValidateKind("vendor.com/c"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at least 2 characters")));
   EXPECT_THAT(ValidateVendor("1vendor.com"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ValidateVendor("vendor.com-"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ValidateVendor("ven/dor"), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -150,12 +151,12 @@ TEST(CdiSpecTest, ValidateRejectsBadSpecShapes) {
                                        HasSubstr("devices[1].name: duplicate")));
   spec = TwoGpuSpec();
   spec.devices[0].edits = {};
-  EXPECT_THAT(Validate(spec), StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("devices[0].containerEdits")));
+  EXPECT_THAT(Validate(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("devices[0].containerEdits")));
   spec = TwoGpuSpec();
   spec.version = "0.9.0";
-  EXPECT_THAT(Validate(spec), StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("not a known CDI version")));
+  EXPECT_THAT(Validate(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a known CDI version")));
   spec.version = "0.2.0";  // known, but below the earliest version upstream computes
   EXPECT_THAT(Validate(spec), StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -190,11 +191,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadEdit{"NodeRelativeHostPath",
                 {.device_nodes = {{.path = "/dev/x", .host_path = "x"}}},
                 "deviceNodes[0].hostPath"},
-        BadEdit{"NodeBadType", {.device_nodes = {{.path = "/dev/x", .type = "x"}}},
+        BadEdit{"NodeBadType",
+                {.device_nodes = {{.path = "/dev/x", .type = "x"}}},
                 "deviceNodes[0].type"},
-        BadEdit{"NodeNegativeMajor", {.device_nodes = {{.path = "/dev/x", .major = -1}}},
+        BadEdit{"NodeNegativeMajor",
+                {.device_nodes = {{.path = "/dev/x", .major = -1}}},
                 "deviceNodes[0].major"},
-        BadEdit{"NodeNegativeMinor", {.device_nodes = {{.path = "/dev/x", .minor = -1}}},
+        BadEdit{"NodeNegativeMinor",
+                {.device_nodes = {{.path = "/dev/x", .minor = -1}}},
                 "deviceNodes[0].minor"},
         BadEdit{"NodeBadPermissions",
                 {.device_nodes = {{.path = "/dev/x", .permissions = "rwx"}}},
@@ -202,13 +206,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadEdit{"NodeNonePermissionsNeedNewerCdi",
                 {.device_nodes = {{.path = "/dev/x", .permissions = "none"}}},
                 "deviceNodes[0].permissions"},
-        BadEdit{"MountWithoutHostPath", {.mounts = {{.container_path = "/a"}}},
-                "mounts[0].hostPath"},
-        BadEdit{"MountWithoutContainerPath", {.mounts = {{.host_path = "/a"}}},
+        BadEdit{
+            "MountWithoutHostPath", {.mounts = {{.container_path = "/a"}}}, "mounts[0].hostPath"},
+        BadEdit{"MountWithoutContainerPath",
+                {.mounts = {{.host_path = "/a"}}},
                 "mounts[0].containerPath"},
-        BadEdit{"HookUnknownName", {.hooks = {{.hook_name = "preStart", .path = "/bin/h"}}},
+        BadEdit{"HookUnknownName",
+                {.hooks = {{.hook_name = "preStart", .path = "/bin/h"}}},
                 "hooks[0].hookName"},
-        BadEdit{"HookRelativePath", {.hooks = {{.hook_name = "prestart", .path = "bin/h"}}},
+        BadEdit{"HookRelativePath",
+                {.hooks = {{.hook_name = "prestart", .path = "bin/h"}}},
                 "hooks[0].path"},
         BadEdit{"HookWithoutPath", {.hooks = {{.hook_name = "poststop"}}}, "hooks[0].path"},
         BadEdit{"HookBadEnv",
@@ -248,10 +255,10 @@ class CdiParseRejectsTest : public ::testing::TestWithParam<BadDoc> {};
 TEST_P(CdiParseRejectsTest, Rejects) {
   nlohmann::json doc = nlohmann::json::parse(kMinimal);
   doc.merge_patch(nlohmann::json::parse(GetParam().patch));
-  EXPECT_THAT(Parse(doc.dump(), "/var/run/cdi/x.json"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr("/var/run/cdi/x.json"),
-                                        HasSubstr(GetParam().message))));
+  EXPECT_THAT(
+      Parse(doc.dump(), "/var/run/cdi/x.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(HasSubstr("/var/run/cdi/x.json"), HasSubstr(GetParam().message))));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -259,12 +266,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadDoc{"UnknownTopLevelField", R"({"containerSpec": {}})", "containerSpec: unknown field"},
         BadDoc{"Annotations", R"({"annotations": {"a": "b"}})", "annotations: not supported"},
-        BadDoc{"DeviceAnnotations",
-               R"({"devices": [{"name": "d0", "annotations": {}, "containerEdits": {"env": ["A=1"]}}]})",
-               "devices[0].annotations: not supported"},
-        BadDoc{"NetDevices",
-               R"({"containerEdits": {"netDevices": [{"hostInterfaceName": "eth1", "name": "net1"}]}})",
-               "containerEdits.netDevices: not supported"},
+        BadDoc{
+            "DeviceAnnotations",
+            R"({"devices": [{"name": "d0", "annotations": {}, "containerEdits": {"env": ["A=1"]}}]})",
+            "devices[0].annotations: not supported"},
+        BadDoc{
+            "NetDevices",
+            R"({"containerEdits": {"netDevices": [{"hostInterfaceName": "eth1", "name": "net1"}]}})",
+            "containerEdits.netDevices: not supported"},
         BadDoc{"AdditionalGids", R"({"containerEdits": {"additionalGids": [44]}})",
                "additionalGids: not supported"},
         BadDoc{"IntelRdt", R"({"containerEdits": {"intelRdt": {"closID": "x"}}})",
@@ -276,9 +285,10 @@ INSTANTIATE_TEST_SUITE_P(
                "containerEdits.deviceNodes[0].mode: unknown field"},
         BadDoc{"WrongVersionType", R"({"cdiVersion": 5})", "cdiVersion: expected string"},
         BadDoc{"UnknownVersion", R"({"cdiVersion": "2.0.0"})", "not a known CDI version"},
-        BadDoc{"NewerThanDeclared",
-               R"({"cdiVersion": "0.4.0", "devices": [{"name": "0-gpu", "containerEdits": {"env": ["A=1"]}}]})",
-               "newer than the declared"},
+        BadDoc{
+            "NewerThanDeclared",
+            R"({"cdiVersion": "0.4.0", "devices": [{"name": "0-gpu", "containerEdits": {"env": ["A=1"]}}]})",
+            "newer than the declared"},
         BadDoc{"MissingKind", R"({"kind": null})", "kind: required field missing"},
         BadDoc{"DevicesNotArray", R"({"devices": {}})", "devices: expected array"},
         BadDoc{"EnvNotStrings", R"({"containerEdits": {"env": [1]}})",
@@ -286,16 +296,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadDoc{"MajorAsString",
                R"({"containerEdits": {"deviceNodes": [{"path": "/dev/x", "major": "195"}]}})",
                "major: expected integer"},
-        BadDoc{"FileModeOutOfRange",
-               R"({"containerEdits": {"deviceNodes": [{"path": "/dev/x", "fileMode": 4294967296}]}})",
-               "fileMode: 4294967296 is out of range"},
+        BadDoc{
+            "FileModeOutOfRange",
+            R"({"containerEdits": {"deviceNodes": [{"path": "/dev/x", "fileMode": 4294967296}]}})",
+            "fileMode: 4294967296 is out of range"},
         BadDoc{"NegativeUid",
                R"({"containerEdits": {"deviceNodes": [{"path": "/dev/x", "uid": -1}]}})",
                "uid: -1 is out of range"},
-        BadDoc{"FractionalTimeout",
-               R"({"containerEdits": {"hooks": [{"hookName": "prestart", "path": "/h", "timeout": 1.5}]}})",
-               "timeout: expected integer"},
-        BadDoc{"InvalidEditInFile", R"({"containerEdits": {"mounts": [{"hostPath": "/a", "containerPath": ""}]}})",
+        BadDoc{
+            "FractionalTimeout",
+            R"({"containerEdits": {"hooks": [{"hookName": "prestart", "path": "/h", "timeout": 1.5}]}})",
+            "timeout: expected integer"},
+        BadDoc{"InvalidEditInFile",
+               R"({"containerEdits": {"mounts": [{"hostPath": "/a", "containerPath": ""}]}})",
                "containerPath: required"}),
     [](const ::testing::TestParamInfo<BadDoc>& p) { return std::string(p.param.name); });
 

@@ -3,13 +3,14 @@
 #include <utility>
 #include <vector>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "kubelet/checkpoint/crc32.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::kubelet::checkpoint {
 namespace {
@@ -83,14 +84,13 @@ const ClaimRecord* Checkpoint::Find(std::string_view uid) const {
   return it == claims_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(base::Filesystem& fs,
-                                                             std::string dir,
+absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(base::Filesystem& fs, std::string dir,
                                                              OpenOptions options) {
   std::unique_ptr<Checkpoint> cp(new Checkpoint(fs, std::move(dir), options));
   const bool writable = options.mode == OpenOptions::Mode::kReadWrite;
   if (writable) {
-    RETURN_IF_ERROR(base::Annotate(fs.CreateDirectories(cp->dir_, 0700),
-                                   StrCat("open checkpoint ", cp->dir_)));
+    RETURN_IF_ERROR(
+        base::Annotate(fs.CreateDirectories(cp->dir_, 0700), StrCat("open checkpoint ", cp->dir_)));
   }
   RETURN_IF_ERROR(cp->LoadSnapshot());
   RETURN_IF_ERROR(cp->ReplayJournal());
@@ -199,8 +199,8 @@ absl::Status Checkpoint::ReplayJournal() {
     const bool complete = nl != std::string_view::npos;
     std::string_view line = complete ? rest.substr(0, nl) : rest;
     std::string_view after = complete ? rest.substr(nl + 1) : std::string_view();
-    absl::StatusOr<Json> record = complete ? ParseRecordLine(line)
-                                           : absl::InvalidArgumentError("record without newline");
+    absl::StatusOr<Json> record =
+        complete ? ParseRecordLine(line) : absl::InvalidArgumentError("record without newline");
     if (!record.ok()) {
       if (OnlyPadding(after)) {
         // Never acknowledged: its sync had not returned when the process died.
@@ -219,16 +219,16 @@ absl::Status Checkpoint::ReplayJournal() {
     }
     const auto s = static_cast<uint64_t>(*seq);
     if (s <= last_seq) {
-      return absl::DataLossError(StrCat(where, ": line ", line_no, ": sequence ", s,
-                                        " after ", last_seq));
+      return absl::DataLossError(
+          StrCat(where, ": line ", line_no, ": sequence ", s, " after ", last_seq));
     }
     last_seq = s;
     if (s > seq_) {
       // Records at or below the snapshot's sequence were folded into it by a
       // compaction that crashed before resetting the journal.
       if (s != seq_ + 1) {
-        return absl::DataLossError(StrCat(where, ": line ", line_no, ": sequence gap: expected ",
-                                          seq_ + 1, ", got ", s));
+        return absl::DataLossError(
+            StrCat(where, ": line ", line_no, ": sequence gap: expected ", seq_ + 1, ", got ", s));
       }
       if (absl::Status applied = ApplyRecord(*record, StrCat("line ", line_no)); !applied.ok()) {
         return DataLoss(where, applied);
@@ -369,8 +369,8 @@ absl::Status Checkpoint::Compact() {
   const base::WriteOptions durable{.mode = 0600, .durable = true};
   // 1. The snapshot. A crash after this replays the old journal, whose
   //    records all have seq <= the snapshot's and are skipped.
-  RETURN_IF_ERROR(base::Annotate(fs_.WriteFileAtomic(SnapshotPath(), Dump(doc) + "\n", durable),
-                                 what));
+  RETURN_IF_ERROR(
+      base::Annotate(fs_.WriteFileAtomic(SnapshotPath(), Dump(doc) + "\n", durable), what));
   // 2. An empty journal. Until it is reopened, appends would go to the old,
   //    unlinked file: drop the handle first.
   RETURN_IF_ERROR(base::Annotate(

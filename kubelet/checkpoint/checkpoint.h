@@ -44,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "base/filesystem.h"
 #include "kubelet/checkpoint/records.h"
 

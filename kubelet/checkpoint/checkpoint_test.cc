@@ -7,8 +7,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kubelet/checkpoint/crc32.h"
 #include "spdlog/fmt/fmt.h"
+
+#include "kubelet/checkpoint/crc32.h"
 #include "test/fakes/base/faulty_filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/golden.h"
@@ -161,9 +162,8 @@ TEST(CheckpointTest, SnapshotV1MatchesGoldenAndReadsBack) {
   EXPECT_GOLDEN(text, "checkpoint/checkpoint_v1.json");
 
   TempDir golden_dir;
-  ASSERT_OK_AND_ASSIGN(
-      std::string golden,
-      fs.ReadFile(tessera::testing::GoldenPath("checkpoint/checkpoint_v1.json")));
+  ASSERT_OK_AND_ASSIGN(std::string golden,
+                       fs.ReadFile(tessera::testing::GoldenPath("checkpoint/checkpoint_v1.json")));
   ASSERT_OK(fs.WriteFileAtomic(Snapshot(golden_dir), golden, {}));
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Checkpoint> ro, OpenReadOnly(fs, golden_dir.path()));
   EXPECT_EQ(ro->boot_id(), "0f6e5d4c-3b2a-4190-8877-665544332211");
@@ -290,8 +290,7 @@ TEST(CheckpointTest, CrashBetweenSnapshotAndJournalResetReplaysNothingTwice) {
     ASSERT_OK(cp->AppendUnprepared("a1"));
     const std::string journal = Journal(tmp);
     fs.set_injector([journal](std::string_view op, const std::string& path) {
-      return op == "write" && path == journal ? absl::UnavailableError("crash")
-                                              : absl::OkStatus();
+      return op == "write" && path == journal ? absl::UnavailableError("crash") : absl::OkStatus();
     });
     EXPECT_THAT(cp->Compact(), StatusIs(absl::StatusCode::kUnavailable));
   }  // the process "dies" here
@@ -499,9 +498,8 @@ TEST(CheckpointTest, SurvivesMutatedJournals) {
     if (cp.ok()) {
       for (const auto& [uid, claim] : (*cp)->claims()) EXPECT_EQ(claim, Claim(uid));
     } else {
-      EXPECT_THAT(cp.status().code(),
-                  ::testing::AnyOf(absl::StatusCode::kDataLoss,
-                                   absl::StatusCode::kFailedPrecondition))
+      EXPECT_THAT(cp.status().code(), ::testing::AnyOf(absl::StatusCode::kDataLoss,
+                                                       absl::StatusCode::kFailedPrecondition))
           << cp.status();
     }
   }

@@ -33,8 +33,7 @@ absl::StatusOr<base::ContainerEdits> Edits(const Json& obj, std::string_view pat
 
 absl::StatusOr<DeviceRecord> DeviceFromJson(const Json& obj, std::string_view path) {
   RETURN_IF_ERROR(json::RejectUnknownFields(
-      obj, path,
-      {"requestNames", "pool", "device", "shareId", "cdiDeviceIds", "state", "edits"}));
+      obj, path, {"requestNames", "pool", "device", "shareId", "cdiDeviceIds", "state", "edits"}));
   DeviceRecord d;
   ASSIGN_OR_RETURN(d.request_names, Strings(obj, path, "requestNames"));
   ASSIGN_OR_RETURN(d.pool, json::GetString(obj, path, "pool"));

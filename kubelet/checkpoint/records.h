@@ -12,8 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "base/container_edits.h"
 #include "nlohmann/json.hpp"
+
+#include "base/container_edits.h"
 
 namespace tessera::kubelet::checkpoint {
 
@@ -27,10 +28,10 @@ struct DeviceRecord {
   std::vector<std::string> request_names;  // base request names
   std::string pool;
   std::string device;
-  std::string share_id;               // "" unless shared by capacity
-  std::vector<std::string> cdi_ids;   // fully qualified
+  std::string share_id;                             // "" unless shared by capacity
+  std::vector<std::string> cdi_ids;                 // fully qualified
   nlohmann::json state = nlohmann::json::object();  // the driver's record
-  base::ContainerEdits edits;         // this device's CDI edits
+  base::ContainerEdits edits;                       // this device's CDI edits
   friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
 };
 

@@ -42,7 +42,8 @@ inline ::testing::AssertionResult MatchesGolden(const std::string& actual,
     return ::testing::AssertionFailure()
            << "output differs from " << path
            << " (regenerate with TESSERA_UPDATE_GOLDEN=1 and review the diff)\n--- golden\n"
-           << buf.str() << "\n--- actual\n" << actual;
+           << buf.str() << "\n--- actual\n"
+           << actual;
   }
   return ::testing::AssertionSuccess();
 }

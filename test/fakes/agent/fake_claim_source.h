@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "agent/claims/claim_source.h"
 
 namespace tessera::testing {

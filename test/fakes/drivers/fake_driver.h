@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "drivers/device_driver.h"
 
 namespace tessera::testing {
@@ -116,8 +117,8 @@ class FakeDriver final : public drivers::DeviceDriver {
       std::string mode = "default";
       for (const drivers::OpaqueConfig& c : d.configs) {
         const nlohmann::json& p = c.parameters;
-        std::string kind = p.contains("kind") && p["kind"].is_string() ? p["kind"].get<std::string>()
-                                                                        : "";
+        std::string kind =
+            p.contains("kind") && p["kind"].is_string() ? p["kind"].get<std::string>() : "";
         if (kind != "FakeConfig") {
           return absl::InvalidArgumentError("request " + d.request + ": unknown config kind \"" +
                                             kind + "\"");
