@@ -31,8 +31,9 @@
 // Versioning: Open dispatches on the snapshot's apiVersion and the journal
 // header; a v2 writer adds a decoder and keeps reading v1.
 //
-// Not thread-safe: one owner (DeviceState, under its mutex). `fs` must
-// outlive the object.
+// Not thread-safe: one owner (DeviceState, under its mutex). Two processes
+// may share the directory only by taking turns under a lock and calling
+// Reload at the start of each turn. `fs` must outlive the object.
 #pragma once
 
 #include <cstdint>
