@@ -10,14 +10,15 @@
 #include <set>
 #include <string>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "base/filesystem.h"
 #include "base/parse.h"
 #include "base/strings.h"
 #include "base/sysfs.h"
 #include "drivers/nvidia/dlopen_nvml.h"
 #include "drivers/nvidia/mig_minors.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::nvidia {
