@@ -7,7 +7,6 @@
 
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -420,9 +419,8 @@ TEST_F(A100MigTest, CreateComputeInstanceThenDestroyBoth) {
   ASSERT_OK_AND_ASSIGN(ComputeInstance ci, nvml_->CreateComputeInstance(0, gi.id, cps[2].id));
   EXPECT_EQ(ci.id, 0u);
   EXPECT_EQ(ci.placement, (MigPlacement{0, 3}));
-  EXPECT_TRUE(std::regex_match(
-      ci.uuid, std::regex("MIG-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")))
-      << ci.uuid;
+  EXPECT_THAT(ci.uuid, ::testing::MatchesRegex(
+                           "MIG-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"));
   EXPECT_EQ(ci.caps_minor, 22u);  // "gpu0/gi2/ci0/access 22"
 
   ASSERT_OK_AND_ASSIGN(std::vector<GpuInstance> listed, nvml_->ListGpuInstances(0));

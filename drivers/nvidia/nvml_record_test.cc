@@ -3,7 +3,6 @@
 #include "drivers/nvidia/nvml_record.h"
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "gmock/gmock.h"
@@ -106,9 +105,10 @@ TEST(RecordTest, RedactHashesUuidsStablyAndDropsSerials) {
   ASSERT_OK_AND_ASSIGN(Json a, Record(NvmlFixture("h100-80gb-8.json"), redact));
   ASSERT_OK_AND_ASSIGN(Json b, Record(NvmlFixture("h100-80gb-8.json"), redact));
   EXPECT_EQ(a, b);
-  const std::regex gpu("GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   for (const Json& g : a["gpus"]) {
-    EXPECT_TRUE(std::regex_match(g["uuid"].get<std::string>(), gpu)) << g["uuid"];
+    EXPECT_THAT(g["uuid"].get<std::string>(),
+                ::testing::MatchesRegex(
+                    "GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"));
     EXPECT_FALSE(g.contains("serial"));
   }
   EXPECT_NE(a["gpus"][0]["uuid"], "GPU-5e1b0000-7c3a-4f1e-9d2b-0000001000a0");
