@@ -226,7 +226,8 @@ TEST_P(FixtureDiscoveryTest, EveryGpuMatchesItsDescription) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureDiscoveryTest,
-                         ::testing::Values("a100-40gb-1.json", "h100-80gb-8.json", "t4-1.json"));
+                         ::testing::Values("a100-40gb-1.json", "h100-80gb-8.json", "t4-1.json",
+                                           "h100-80gb-real-r580.json"));
 
 TEST(DlopenNvmlDiscoveryTest, PciDomainAboveZeroIsKept) {
   TempDir dir;

@@ -84,7 +84,8 @@ TEST_P(RecordRoundTripTest, RecordingLoadsBackIdentically) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, RecordRoundTripTest,
-                         ::testing::Values("a100-40gb-1.json", "h100-80gb-8.json", "t4-1.json"));
+                         ::testing::Values("a100-40gb-1.json", "h100-80gb-8.json", "t4-1.json",
+                                           "h100-80gb-real-r580.json"));
 
 TEST(RecordTest, RecordsComputeInstanceProfilesOfExistingInstances) {
   ASSERT_OK_AND_ASSIGN(Json recorded, Record(NvmlFixture("h100-80gb-8.json")));
