@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/temp_dir.h"
 #include "topology/loader.h"
 #include "topology/snapshot.h"
@@ -42,7 +43,8 @@ TEST(LiveHostTest, LoadsWithSaneInvariants) {
   }
   for (const Link& l : t->links) {
     EXPECT_LT(l.a, l.b);
-    EXPECT_EQ(l.type, t->Relation(t->devices[static_cast<size_t>(l.a)], t->devices[static_cast<size_t>(l.b)]));
+    EXPECT_EQ(l.type, t->Relation(t->devices[static_cast<size_t>(l.a)],
+                                  t->devices[static_cast<size_t>(l.b)]));
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/faulty_sysfs.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
@@ -61,11 +62,11 @@ TEST_F(BundledNodeTest, InventoryMatchesTheGeneratedMachine) {
   EXPECT_THAT(t.warnings, IsEmpty());
   ASSERT_EQ(t.numa_nodes.size(), 2u);
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kGpu)),
-              ElementsAre("0000:1a:00.0", "0000:1e:00.0", "0000:3c:00.0", "0000:40:00.0", "0000:9c:00.0",
-                          "0000:a0:00.0", "0000:be:00.0", "0000:c2:00.0"));
+              ElementsAre("0000:1a:00.0", "0000:1e:00.0", "0000:3c:00.0", "0000:40:00.0",
+                          "0000:9c:00.0", "0000:a0:00.0", "0000:be:00.0", "0000:c2:00.0"));
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kRdma)),
-              ElementsAre("0000:1b:00.0", "0000:1f:00.0", "0000:3d:00.0", "0000:41:00.0", "0000:9d:00.0",
-                          "0000:a1:00.0", "0000:bf:00.0", "0000:c3:00.0"));
+              ElementsAre("0000:1b:00.0", "0000:1f:00.0", "0000:3d:00.0", "0000:41:00.0",
+                          "0000:9d:00.0", "0000:a1:00.0", "0000:bf:00.0", "0000:c3:00.0"));
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kNic)), ElementsAre("0000:20:00.0", "0000:20:00.1"));
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kNpu)), IsEmpty());
   // The BMC's VGA is no GPU, and its bridge is not a switch.
@@ -93,7 +94,9 @@ TEST_F(BundledNodeTest, NumaRootsAndSwitches) {
 
 TEST_F(BundledNodeTest, RelationsFollowTheWiring) {
   const NodeTopology& t = T();
-  auto rel = [&](std::string_view a, std::string_view b) { return t.Relation(Dev(t, a), Dev(t, b)); };
+  auto rel = [&](std::string_view a, std::string_view b) {
+    return t.Relation(Dev(t, a), Dev(t, b));
+  };
   EXPECT_EQ(rel("0000:1a:00.0", "0000:1b:00.0"), LinkType::kPix);   // GPU0-NIC0: one switch
   EXPECT_EQ(rel("0000:1a:00.0", "0000:1f:00.0"), LinkType::kPxb);   // GPU0-NIC1: two levels
   EXPECT_EQ(rel("0000:1a:00.0", "0000:1e:00.0"), LinkType::kPxb);   // GPU0-GPU1
@@ -104,7 +107,8 @@ TEST_F(BundledNodeTest, RelationsFollowTheWiring) {
   ASSERT_EQ(t.links.size(), 108u);
   for (const Link& l : t.links) {
     ASSERT_LT(l.a, l.b);
-    EXPECT_EQ(l.type, t.Relation(t.devices[static_cast<size_t>(l.a)], t.devices[static_cast<size_t>(l.b)]));
+    EXPECT_EQ(l.type,
+              t.Relation(t.devices[static_cast<size_t>(l.a)], t.devices[static_cast<size_t>(l.b)]));
   }
 }
 
@@ -127,7 +131,6 @@ TEST(LoaderTest, TheSysDirectoryItselfIsAccepted) {
   ASSERT_TRUE(sys_only.ok()) << sys_only.status();
   sys_only->source = whole->source;
   EXPECT_EQ(*sys_only, *whole);  // proc/ is found next to sys/
-
 }
 
 TEST(LoaderTest, ASysTreeUnderAnotherNameGetsATemporaryRoot) {
@@ -183,12 +186,24 @@ TEST(LoaderTest, DegradedValuesBecomeWarnings) {
   TempDir dir;
   SysfsTree tree(dir.path());
   tree.AddCpus(8, 2);
-  tree.AddPci({.bdf = "0000:00:01.0", .vendor = 0x10de, .device = 0x2330, .class_code = 0x030200,
-               .numa_node = "7\n", .local_cpulist = "0-3\n"});
-  tree.AddPci({.bdf = "0000:00:02.0", .vendor = 0x15b3, .device = 0x1021, .class_code = 0x020700,
-               .numa_node = "-1\n", .local_cpulist = "0-7\n"});
-  tree.AddPci({.bdf = "0000:00:03.0", .vendor = 0x15b3, .device = 0x1021, .class_code = 0x020700,
-               .numa_node = "x\n", .local_cpulist = "4-5\n"});
+  tree.AddPci({.bdf = "0000:00:01.0",
+               .vendor = 0x10de,
+               .device = 0x2330,
+               .class_code = 0x030200,
+               .numa_node = "7\n",
+               .local_cpulist = "0-3\n"});
+  tree.AddPci({.bdf = "0000:00:02.0",
+               .vendor = 0x15b3,
+               .device = 0x1021,
+               .class_code = 0x020700,
+               .numa_node = "-1\n",
+               .local_cpulist = "0-7\n"});
+  tree.AddPci({.bdf = "0000:00:03.0",
+               .vendor = 0x15b3,
+               .device = 0x1021,
+               .class_code = 0x020700,
+               .numa_node = "x\n",
+               .local_cpulist = "4-5\n"});
   auto t = LoadTopology(TopologySource::SysfsRoot(dir.path()));
   ASSERT_TRUE(t.ok()) << t.status();
   // A node the machine lacks: unknown, said so.

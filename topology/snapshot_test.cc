@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -123,7 +124,8 @@ TEST(SnapshotTest, UnwritableDestinationIsAnError) {
 
 TEST(SnapshotTest, UnusableSourceWritesNothing) {
   TempDir dir;
-  EXPECT_THAT(WriteSnapshot("/nonexistent/root", dir.Sub("snap")), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(WriteSnapshot("/nonexistent/root", dir.Sub("snap")),
+              StatusIs(absl::StatusCode::kNotFound));
   EXPECT_FALSE(fs::exists(dir.Sub("snap")));
 }
 

@@ -57,8 +57,9 @@ bool NaturalLess(const std::string& a, const std::string& b) {
 }
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
 }
 bool NameIs(std::string_view name, std::string_view prefix) {
   return base::StartsWith(name, prefix) && AllDigits(name.substr(prefix.size()));
@@ -81,21 +82,33 @@ struct ClassSource {
 
 const std::vector<ClassSource>& ClassSources() {
   static const auto* sources = new std::vector<ClassSource>{
-      {"infiniband", OsDeviceType::kOpenFabrics, [](std::string_view) { return true; },
+      {"infiniband",
+       OsDeviceType::kOpenFabrics,
+       [](std::string_view) { return true; },
        {{"node_guid", "NodeGUID"}, {"sys_image_guid", "SysImageGUID"}}},
-      {"net", OsDeviceType::kNetwork, [](std::string_view) { return true; }, {{"address", "Address"}}},
-      {"infiniband_verbs", OsDeviceType::kOther,
+      {"net",
+       OsDeviceType::kNetwork,
+       [](std::string_view) { return true; },
+       {{"address", "Address"}}},
+      {"infiniband_verbs",
+       OsDeviceType::kOther,
        [](std::string_view n) { return NameIs(n, "uverbs"); },
        {{"ibdev", "IBDev"}, {"dev", "Dev"}}},
-      {"infiniband_mad", OsDeviceType::kOther,
+      {"infiniband_mad",
+       OsDeviceType::kOther,
        [](std::string_view n) { return NameIs(n, "umad") || NameIs(n, "issm"); },
        {{"ibdev", "IBDev"}, {"port", "Port"}, {"dev", "Dev"}}},
-      {"drm", OsDeviceType::kGpu,
+      {"drm",
+       OsDeviceType::kGpu,
        [](std::string_view n) { return NameIs(n, "card") || NameIs(n, "renderD"); },
        {{"dev", "Dev"}}},
-      {"accel", OsDeviceType::kCoprocessor, [](std::string_view n) { return NameIs(n, "accel"); },
+      {"accel",
+       OsDeviceType::kCoprocessor,
+       [](std::string_view n) { return NameIs(n, "accel"); },
        {{"dev", "Dev"}}},
-      {"habanalabs", OsDeviceType::kCoprocessor, [](std::string_view n) { return NameIs(n, "hl"); },
+      {"habanalabs",
+       OsDeviceType::kCoprocessor,
+       [](std::string_view n) { return NameIs(n, "hl"); },
        {{"dev", "Dev"}}},
       {"mic", OsDeviceType::kCoprocessor, [](std::string_view n) { return NameIs(n, "mic"); }, {}},
   };
@@ -139,7 +152,8 @@ class Reader {
     if (auto link = sys_.ReadLink(dir); link.ok()) {
       std::optional<std::string> canonical = NormalizeLinkTarget(kPciDevices, *link);
       if (!canonical) {
-        Warn(StrCat(id, ": device link ", base::Quote(*link, 160), " escapes the sysfs root; skipped"));
+        Warn(StrCat(id, ": device link ", base::Quote(*link, 160),
+                    " escapes the sysfs root; skipped"));
         return false;
       }
       dir = *canonical;
@@ -158,14 +172,16 @@ class Reader {
       return false;
     } else {
       // Not a link: a capture copied as plain directories.
-      Warn(StrCat(id, ": bus/pci/devices entry is not a link; root complex and upstream "
-                      "bridges unknown"));
+      Warn(StrCat(id,
+                  ": bus/pci/devices entry is not a link; root complex and upstream "
+                  "bridges unknown"));
     }
 
     auto listing = sys_.ListDir(dir);
     if (!listing.ok()) {
-      Warn(StrCat(id, absl::IsNotFound(listing.status()) ? ": vanished during the scan; skipped"
-                                                         : StrCat(": ", base::Std(listing.status().message()), "; skipped")));
+      Warn(StrCat(id, absl::IsNotFound(listing.status())
+                          ? ": vanished during the scan; skipped"
+                          : StrCat(": ", base::Std(listing.status().message()), "; skipped")));
       return false;
     }
     const std::set<std::string> present(listing->begin(), listing->end());
@@ -209,7 +225,8 @@ class Reader {
       auto entries = sys_.ListDir(cls_dir);
       if (!entries.ok()) {
         if (!absl::IsNotFound(entries.status())) {
-          Warn(StrCat(cls_dir, ": ", base::Std(entries.status().message()), "; its devices unknown"));
+          Warn(StrCat(cls_dir, ": ", base::Std(entries.status().message()),
+                      "; its devices unknown"));
         }
         continue;
       }
@@ -296,8 +313,10 @@ class Reader {
     f.device_id = static_cast<uint16_t>(*device);
     f.class_code = *cls;
     f.is_bridge = IsBridgeClass(f.class_code);
-    if (auto v = read_id("subsystem_vendor"); v.ok()) f.subsystem_vendor_id = static_cast<uint16_t>(*v);
-    if (auto v = read_id("subsystem_device"); v.ok()) f.subsystem_device_id = static_cast<uint16_t>(*v);
+    if (auto v = read_id("subsystem_vendor"); v.ok())
+      f.subsystem_vendor_id = static_cast<uint16_t>(*v);
+    if (auto v = read_id("subsystem_device"); v.ok())
+      f.subsystem_device_id = static_cast<uint16_t>(*v);
     if (f.is_bridge) {
       // Linux >= 4.13 (Documentation/ABI/testing/sysfs-bus-pci).
       auto bus = [&](std::string_view attr) -> uint8_t {
@@ -326,7 +345,8 @@ class Reader {
     }
     auto cpus = list ? base::CpuSet::ParseList(*raw) : base::CpuSet::ParseMask(*raw);
     if (!cpus.ok()) {
-      Warn(StrCat(id, ": ", attr, ": ", base::Std(cpus.status().message()), "; local cpus unknown"));
+      Warn(
+          StrCat(id, ": ", attr, ": ", base::Std(cpus.status().message()), "; local cpus unknown"));
       return;
     }
     f.local_cpus = std::move(*cpus);

@@ -88,7 +88,8 @@ class SysfsTree {
   // CPUs 0..ncpus-1 split evenly over `nodes` NUMA nodes, as hwloc reads them.
   void AddCpus(int ncpus, int nodes) {
     const std::string all = "0-" + std::to_string(ncpus - 1) + "\n";
-    for (const char* f : {"online", "possible", "present"}) File("sys/devices/system/cpu/" + std::string(f), all);
+    for (const char* f : {"online", "possible", "present"})
+      File("sys/devices/system/cpu/" + std::string(f), all);
     const int per = ncpus / nodes;
     for (int cpu = 0; cpu < ncpus; ++cpu) {
       const std::string t = "sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
@@ -122,8 +123,8 @@ class SysfsTree {
     uint8_t secondary = 0;
     uint8_t subordinate = 0;
     int port_type = -1;
-    bool config = true;                 // write a config file
-    bool text_ids = true;               // write vendor/device/class files
+    bool config = true;    // write a config file
+    bool text_ids = true;  // write vendor/device/class files
     std::optional<std::string> numa_node = "0\n";
     std::optional<std::string> local_cpulist = "0-3\n";
     std::string driver;
@@ -145,11 +146,16 @@ class SysfsTree {
       File(sdir + "/class", id);
     }
     if (p.config) {
-      const uint8_t bus = static_cast<uint8_t>(std::strtoul(p.bdf.substr(5, 2).c_str(), nullptr, 16));
-      File(sdir + "/config",
-           PciConfigBytes({.vendor = p.vendor, .device = p.device, .class_code = p.class_code,
-                           .bridge = p.bridge, .bus = bus, .secondary = p.secondary,
-                           .subordinate = p.subordinate, .port_type = p.port_type}));
+      const uint8_t bus =
+          static_cast<uint8_t>(std::strtoul(p.bdf.substr(5, 2).c_str(), nullptr, 16));
+      File(sdir + "/config", PciConfigBytes({.vendor = p.vendor,
+                                             .device = p.device,
+                                             .class_code = p.class_code,
+                                             .bridge = p.bridge,
+                                             .bus = bus,
+                                             .secondary = p.secondary,
+                                             .subordinate = p.subordinate,
+                                             .port_type = p.port_type}));
     }
     if (p.numa_node) File(sdir + "/numa_node", *p.numa_node);
     if (p.local_cpulist) File(sdir + "/local_cpulist", *p.local_cpulist);
