@@ -240,6 +240,44 @@ TEST(LoaderTest, AVanishedDeviceIsLeftOutNotFatal) {
   EXPECT_EQ(t->links.size(), 8u * 9u + 28u);
 }
 
+// A real node: the single-H100 KVM guest this project was lent, snapshotted
+// with node-debug (test/testdata/nodes/README.md).
+TEST(LoaderTest, RealH100VirtualMachineSnapshot) {
+  const std::string dir = std::string(TESSERA_SOURCE_DIR) + "/test/testdata/nodes/h100-vm";
+  auto t = LoadTopology(TopologySource::SysfsRoot(dir));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->warnings, IsEmpty());
+  ASSERT_EQ(t->numa_nodes.size(), 1u);
+  EXPECT_EQ(t->numa_nodes[0].cpus.ToListString(), "0-15");
+  ASSERT_EQ(t->DevicesOfKind(DeviceKind::kGpu).size(), 1u);
+  const PciDevice& gpu = *t->DevicesOfKind(DeviceKind::kGpu)[0];
+  EXPECT_EQ(gpu.address, Addr("0000:00:06.0"));
+  EXPECT_EQ(gpu.driver, "nvidia");
+  // numa_node is -1 on this guest: its one NUMA node covers the local CPUs.
+  EXPECT_THAT(gpu.numa_node, Optional(0));
+  EXPECT_EQ(t->PcieRootName(gpu), "pci0000:00");
+  EXPECT_EQ(gpu.pcie_switch, std::nullopt);
+  ASSERT_NE(gpu.FindOsDevice(OsDeviceType::kGpu), nullptr);
+  EXPECT_EQ(gpu.FindOsDevice(OsDeviceType::kGpu)->name, "nvidia0");
+  EXPECT_EQ(gpu.FindOsDevice(OsDeviceType::kGpu)->info.at("GPUModel"), "NVIDIA H100 80GB HBM3");
+  // virtio-net on the same root bus: PHB.
+  ASSERT_EQ(t->links.size(), 1u);
+  EXPECT_EQ(t->links[0].type, LinkType::kPhb);
+  EXPECT_EQ(
+      t->devices[static_cast<size_t>(t->links[0].a)].FindOsDevice(OsDeviceType::kNetwork)->name,
+      "eth0");
+
+  // hwloc's export of the same machine gives the same inventory and relation.
+  auto x = LoadTopology(TopologySource::HwlocXml(dir + "/hwloc.xml"));
+  ASSERT_TRUE(x.ok()) << x.status();
+  ASSERT_EQ(x->devices.size(), t->devices.size());
+  for (size_t i = 0; i < x->devices.size(); ++i) {
+    EXPECT_EQ(x->devices[i].kind, t->devices[i].kind) << x->devices[i].address.ToString();
+    EXPECT_EQ(x->devices[i].numa_node, t->devices[i].numa_node);
+  }
+  EXPECT_EQ(x->links, t->links);
+}
+
 TEST(LoaderTest, SourceLabels) {
   EXPECT_EQ(TopologySource::Live().Label(), "live");
   EXPECT_EQ(TopologySource::Live("/host").Label(), "live:/host");
