@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "test/fakes/base/temp_dir.h"
+#include "test/fakes/topology/sysfs_tree.h"
 #include "topology/loader.h"
 #include "topology/snapshot.h"
 
@@ -51,7 +51,7 @@ TEST(LiveHostTest, LoadsWithSaneInvariants) {
 TEST(LiveHostTest, SnapshotReloadsToTheSameModel) {
   auto live = LoadTopology(TopologySource::Live());
   ASSERT_TRUE(live.ok()) << live.status();
-  ::tessera::testing::TempDir dir;
+  ::tessera::testing::ScratchDir dir;
   auto stats = WriteSnapshot("/", dir.Sub("snap"));
   ASSERT_TRUE(stats.ok()) << stats.status();
   auto reloaded = LoadTopology(TopologySource::SysfsRoot(dir.Sub("snap")));

@@ -74,15 +74,15 @@ class SharedCaptureTest : public ::testing::TestWithParam<Capture> {
     return out;
   }
 
-  // Unpacks a capture into a temporary directory once per test process (file
-  // creation can be slow on shared CI disks) and returns its fake root: the
-  // single top folder inside the tarball.
+  // Unpacks a capture into a scratch directory (tmpfs when available: file
+  // creation can be slow on shared CI disks) once per test process and
+  // returns its fake root: the single top folder inside the tarball.
   static absl::StatusOr<std::string> ExtractOnce(const std::string& tarball) {
     // Destroyed at exit, which removes the directories.
     static std::map<std::string, std::string> extracted;
-    static std::vector<std::unique_ptr<::tessera::testing::TempDir>> dirs;
+    static std::vector<std::unique_ptr<::tessera::testing::ScratchDir>> dirs;
     if (auto it = extracted.find(tarball); it != extracted.end()) return it->second;
-    auto& dir = dirs.emplace_back(std::make_unique<::tessera::testing::TempDir>());
+    auto& dir = dirs.emplace_back(std::make_unique<::tessera::testing::ScratchDir>());
     base::ProcessCommandRunner runner;
     auto result = runner.Run({.argv = {"tar", "-xjf", tarball, "-C", dir->path()},
                               .timeout = std::chrono::seconds(120)});

@@ -18,6 +18,7 @@ namespace tessera::topology {
 namespace {
 
 using ::tessera::testing::BundledNodeDir;
+using ::tessera::testing::ScratchDir;
 using ::tessera::testing::StatusIs;
 using ::tessera::testing::SysfsTree;
 using ::tessera::testing::TempDir;
@@ -43,7 +44,7 @@ TEST(SnapshotTest, BundledNodeRoundTrips) {
   auto original = LoadTopology(TopologySource::SysfsRoot(BundledNodeDir()));
   ASSERT_TRUE(original.ok()) << original.status();
 
-  TempDir dir;
+  ScratchDir dir;
   const std::string out = dir.Sub("snap");
   auto stats = WriteSnapshot(BundledNodeDir(), out);
   ASSERT_TRUE(stats.ok()) << stats.status();
@@ -72,7 +73,7 @@ TEST(SnapshotTest, BundledNodeRoundTrips) {
 }
 
 TEST(SnapshotTest, SnapshotOfASnapshotIsTheSame) {
-  TempDir dir;
+  ScratchDir dir;
   ASSERT_TRUE(WriteSnapshot(BundledNodeDir(), dir.Sub("one")).ok());
   ASSERT_TRUE(WriteSnapshot(dir.Sub("one"), dir.Sub("two")).ok());
   auto one = LoadTopology(TopologySource::SysfsRoot(dir.Sub("one")));

@@ -166,7 +166,7 @@ TEST(NodeDebugCliTest, DevicesTable) {
 }
 
 TEST(NodeDebugCliTest, SnapshotThenLoadShowsTheSameNode) {
-  ::tessera::testing::TempDir dir;
+  ::tessera::testing::ScratchDir dir;
   const std::string snap = dir.Sub("snap");
   Result s = NodeDebug({"snapshot", snap, "--sysfs-root", BundledNodeDir()});
   ASSERT_EQ(s.code, 0) << s.err;

@@ -14,9 +14,40 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace tessera::testing {
+
+// A fresh directory, removed with its contents when the object goes out of
+// scope, on tmpfs (/dev/shm) when that is writable: tests that write or
+// unpack thousands of small sysfs files then do not depend on the speed of a
+// shared CI disk. Falls back to $TMPDIR (or /tmp).
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string base = "/dev/shm";
+    if (::access(base.c_str(), W_OK) != 0) {
+      const char* tmp = std::getenv("TMPDIR");
+      base = tmp && *tmp ? tmp : "/tmp";
+    }
+    std::string tmpl = base + "/tessera-test-XXXXXX";
+    char* made = ::mkdtemp(tmpl.data());
+    path_ = made ? made : "";
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
 
 // Bytes of a PCI config space: header (type 0, or type 1 for bridges) and,
 // when port_type >= 0, a PCI Express capability at 0x40 with that port type.
