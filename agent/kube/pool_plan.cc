@@ -88,13 +88,19 @@ PoolPlan PlanPoolSync(const DesiredPool& desired, const std::vector<Json>& exist
   const size_t n = desired.slices.size();
 
   // 1. Current generation; everything of another pool or generation is obsolete.
+  // nodeName is immutable: a slice of our pool without our node name cannot
+  // be fixed by an update.
+  auto ours = [&](const Json& s) {
+    return PoolName(s) == desired.pool &&
+           Field(Field(s, "spec"), "nodeName") == Json(desired.node_name);
+  };
   int64_t generation = 0;
   for (const Json& s : existing) {
-    if (PoolName(s) == desired.pool) generation = std::max(generation, PoolGeneration(s));
+    if (ours(s)) generation = std::max(generation, PoolGeneration(s));
   }
   std::vector<const Json*> candidates;
   for (const Json& s : existing) {
-    if (PoolName(s) == desired.pool && PoolGeneration(s) == generation) {
+    if (ours(s) && PoolGeneration(s) == generation) {
       candidates.push_back(&s);
     } else {
       plan.deletes.push_back(s);
@@ -141,7 +147,6 @@ PoolPlan PlanPoolSync(const DesiredPool& desired, const std::vector<Json>& exist
                       {"generation", gen},
                       {"resourceSliceCount", static_cast<int64_t>(n)}};
     if (Field(spec, "pool") != want_pool) return true;
-    if (Field(spec, "nodeName") != Json(desired.node_name)) return true;
     if (!Field(spec, "allNodes").is_null() || !Field(spec, "nodeSelector").is_null()) return true;
     return NormalizeContent(slice) != effective(i);
   };
@@ -168,7 +173,6 @@ PoolPlan PlanPoolSync(const DesiredPool& desired, const std::vector<Json>& exist
       spec["pool"] = {{"name", desired.pool},
                       {"generation", generation},
                       {"resourceSliceCount", static_cast<int64_t>(n)}};
-      spec["nodeName"] = desired.node_name;
       spec.erase("allNodes");
       spec.erase("nodeSelector");
       Json content = desired.slices[i];

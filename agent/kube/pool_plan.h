@@ -5,7 +5,8 @@
 // table-tested without an API server:
 //
 //   1. G = the highest pool generation among existing slices of the pool;
-//      slices with a lower generation, or of another pool, are obsolete.
+//      slices with a lower generation, of another pool, or without our
+//      nodeName (immutable) are obsolete.
 //   2. Match existing slices to desired ones by identical device-name sets
 //      (for counter-set slices: counter-set names); a single existing and a
 //      single desired slice always match. A second match-pass on device
@@ -17,8 +18,8 @@
 //      update changed matched slices (all matched ones after a bump), create
 //      the missing ones with resourceSliceCount = number of desired slices.
 //
-// "Changed" compares the pool {name, generation, resourceSliceCount},
-// nodeName, and the content (slice_content.h: devices, sharedCounters,
+// "Changed" compares the pool {name, generation, resourceSliceCount}, the
+// absence of allNodes/nodeSelector, and the content (slice_content.h: devices, sharedCounters,
 // perDeviceNodeSelection). Where the server dropped fields earlier, the
 // content it stored instead is in `adopted` (keyed by ContentKey of the
 // desired content) and is what the existing slice is compared with, so

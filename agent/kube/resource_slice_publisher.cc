@@ -120,6 +120,11 @@ bool Publisher::HasPublished() const {
   return published_;
 }
 
+bool Publisher::CacheSynced() const {
+  absl::MutexLock lock(&mu_);
+  return informer_synced_;
+}
+
 std::optional<DesiredPool> Publisher::desired() const {
   absl::MutexLock lock(&mu_);
   return desired_;

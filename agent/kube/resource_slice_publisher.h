@@ -99,6 +99,8 @@ class Publisher {
 
   // Whether a sync succeeded since the first SetInventory (for /readyz).
   bool HasPublished() const;
+  // Whether Run's informer has listed the slices (syncs then use its cache).
+  bool CacheSynced() const;
   std::optional<DesiredPool> desired() const;
 
   struct Counters {

@@ -34,6 +34,12 @@ void SliceCache::Replace(std::vector<Json> items, std::string resource_version) 
     std::string uid = Uid(item);
     if (!uid.empty()) informer_[uid] = std::move(item);
   }
+  // Our writes that the list already covers are settled: an object missing
+  // from a newer list was deleted by someone else and must not come back.
+  std::erase_if(mutations_, [&](const auto& kv) {
+    std::optional<int> cmp = CompareResourceVersions(Rv(kv.second.object), resource_version);
+    return !cmp || *cmp <= 0;
+  });
   resource_version_ = std::move(resource_version);
   synced_ = true;
 }
