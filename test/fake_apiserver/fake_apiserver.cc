@@ -30,6 +30,7 @@ void ReplyStatus(httplib::Response& res, int code, std::string_view reason, std:
 // sees the request fail in transit.
 void DropConnection(httplib::Response& res) {
   res.status = 200;
+  res.body.clear();  // a body would be written instead of the failing provider
   res.set_content_provider(
       512, "application/json",
       [](size_t /*offset*/, size_t /*length*/, httplib::DataSink& /*sink*/) { return false; });
@@ -66,12 +67,22 @@ uint64_t RequestCounts::total() const {
 FakeApiServer::FakeApiServer(Options options)
     : options_(std::move(options)),
       store_(options_.store),
-      server_(std::make_unique<httplib::Server>()),
       rng_(42),
-      token_(options_.bearer_token) {}
+      token_(options_.bearer_token) {
+  if (options_.tls_cert_file.empty()) {
+    server_ = std::make_unique<httplib::Server>();
+  } else {
+    server_ = std::make_unique<httplib::SSLServer>(
+        options_.tls_cert_file.c_str(), options_.tls_key_file.c_str(),
+        options_.client_ca_file.empty() ? nullptr : options_.client_ca_file.c_str());
+  }
+}
 
 absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(Options options) {
   std::unique_ptr<FakeApiServer> server(new FakeApiServer(std::move(options)));
+  if (!server->server_->is_valid()) {
+    return absl::InvalidArgumentError("start fake api server: invalid TLS certificate or key");
+  }
   server->Install();
   if (server->options_.port == 0) {
     server->port_ = server->server_->bind_to_any_port("127.0.0.1");
@@ -85,6 +96,13 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(Options opti
   }
   httplib::Server* raw = server->server_.get();
   server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  // httplib's stop() does nothing before the listen loop runs; wait for it so
+  // that Stop() right after Start() cannot leave the thread listening.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!raw->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!raw->is_running()) return absl::UnavailableError("start fake api server: listen failed");
   return server;
 }
 
@@ -97,7 +115,9 @@ void FakeApiServer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string FakeApiServer::url() const { return base::StrCat("http://127.0.0.1:", port_); }
+std::string FakeApiServer::url() const {
+  return base::StrCat(options_.tls_cert_file.empty() ? "http" : "https", "://127.0.0.1:", port_);
+}
 
 void FakeApiServer::SetFaults(const Faults& faults) {
   std::lock_guard lock(mu_);
