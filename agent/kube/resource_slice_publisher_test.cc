@@ -11,6 +11,7 @@
 #include "test/fake_apiserver/fake_kube_client.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/kube/inventories.h"
+#include "test/fakes/kube/pool_checks.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::agent::kube {
@@ -26,32 +27,12 @@ constexpr char kDriver[] = "gpu.tessera.dev";
 constexpr char kNode[] = "node-a";
 
 std::set<std::string> PublishedDevices(const std::vector<Json>& slices) {
-  std::set<std::string> out;
-  for (const Json& s : slices) {
-    for (const Json& d : s["spec"].value("devices", Json::array())) out.insert(d["name"]);
-  }
-  return out;
+  std::multiset<std::string> names = testing::PublishedDeviceNames(slices);
+  return {names.begin(), names.end()};
 }
 
-// The server holds exactly the desired pool: every desired slice's content
-// once, the right pool fields, nothing else.
 bool Converged(const std::vector<Json>& stored, const DesiredPool& desired) {
-  if (stored.size() != desired.slices.size()) return false;
-  std::multiset<std::string> want;
-  for (const Json& c : desired.slices) want.insert(NormalizeContent(c).dump());
-  std::multiset<std::string> got;
-  int64_t generation = -1;
-  for (const Json& s : stored) {
-    got.insert(NormalizeContent(s).dump());
-    const Json& pool = s["spec"]["pool"];
-    if (pool["name"] != desired.pool ||
-        pool["resourceSliceCount"] != static_cast<int64_t>(desired.slices.size())) {
-      return false;
-    }
-    if (generation >= 0 && pool["generation"] != generation) return false;
-    generation = pool["generation"].get<int64_t>();
-  }
-  return want == got;
+  return testing::PoolConverged(stored, desired);
 }
 
 // 300 GPUs: three slices (128, 128, 44).
