@@ -96,6 +96,9 @@ absl::Status Publisher::SetInventory(const drivers::Inventory& inventory) {
                    BuildPool(options_.driver, options_.node_name, inventory, options_.build));
   {
     absl::MutexLock lock(&mu_);
+    // A rescan that found nothing new needs no sync: the informer, the retry
+    // timer and the periodic resync cover drift on the server.
+    if (desired_ && desired_->slices == pool.slices) return absl::OkStatus();
     if (pool.skipped != skipped_) {
       for (const SkippedDevice& s : pool.skipped) {
         Log()->warn("device not published driver={} device={} reason={}", options_.driver,

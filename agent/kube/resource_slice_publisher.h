@@ -3,9 +3,9 @@
 // resourceslice.Controller (DRAlib v0.35; dra-api-facts.md §6.7). One per
 // driver; pool = node name.
 //
-//   SetInventory(inv)  builds the desired slices (slice_builder.h) and asks
-//                      for a sync; devices that cannot be published are
-//                      skipped and reported (metric + warning).
+//   SetInventory(inv)  builds the desired slices (slice_builder.h) and, when
+//                      they changed, asks for a sync; devices that cannot be
+//                      published are skipped and reported (metric + warning).
 //   Run(stop)          runs an informer (list + watch of the driver's slices
 //                      on this node, field selectors spec.driver and
 //                      spec.nodeName, relist on 410; a periodic relist for a

@@ -166,6 +166,9 @@ std::string FakeApiServer::DrawFault(bool is_watch) {
 void FakeApiServer::Install() {
   httplib::Server& s = *server_;
   s.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  // As Go's net/http (the real API server): no Nagle delay between the
+  // header and body writes of one response.
+  s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(100000);
   s.set_keep_alive_timeout(60);
 
