@@ -39,7 +39,8 @@
 // tessera_resourceslice_skipped_devices,
 // tessera_resourceslice_sync_duration_seconds.
 //
-// Thread-safe. `client`, `clock` and `metrics` must outlive the publisher.
+// Thread-safe. `client`, `clock` and `metrics` must outlive the publisher;
+// Run() must have returned before it is destroyed.
 #pragma once
 
 #include <chrono>
