@@ -387,6 +387,10 @@ Discovery DiscoverGpus(const NodeTopology& topo, const base::Sysfs& sysfs,
       }
     }
   }
+  std::vector<std::string> nvml_failures;
+  for (const std::string& w : out.warnings) {
+    if (base::StartsWith(w, "nvml gpu ")) nvml_failures.push_back(w.substr(5));
+  }
 
   std::map<base::PciAddress, KfdNode> kfd;
   bool kfd_read = false;
@@ -420,10 +424,14 @@ Discovery DiscoverGpus(const NodeTopology& topo, const base::Sysfs& sysfs,
         } else {
           IdentifyNvidiaWithoutNvml(*d, r);
           if (nvml != nullptr) {
+            // With NVML loaded (a live host, or the fake on a simulated one)
+            // NVML is the authority: a GPU it cannot show is not usable.
             out.warnings.push_back(StrCat(d->address.ToString(), ": not visible to NVML"));
-            if (!options.simulated) {
-              MarkNotPreparable(r, "GPU not visible to NVML (driver not bound, or excluded)");
-            }
+            MarkNotPreparable(
+                r, nvml_failures.empty()
+                       ? std::string("GPU not visible to NVML (driver not bound, or excluded)")
+                       : StrCat("GPU not visible to NVML; NVML failed for ",
+                                base::Join(nvml_failures, "; ")));
           } else if (!options.simulated) {
             MarkNotPreparable(r, StrCat("NVML unavailable: ",
                                         nvml_problem.empty() ? "not loaded" : nvml_problem));

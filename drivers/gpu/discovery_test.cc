@@ -141,7 +141,8 @@ TEST_F(DiscoveryTest, XeTileMemoryIsSummedWhenThereIsNoLmemFile) {
   std::filesystem::remove(root_.Sub("class/drm/card1/lmem_total_bytes"));
   WriteFile(root_.Sub("bus/pci/devices/0000:82:00.0/tile0/physical_vram_size_bytes"), "8589934592");
   WriteFile(root_.Sub("bus/pci/devices/0000:82:00.0/tile1/physical_vram_size_bytes"), "8589934592");
-  EXPECT_EQ(Gpu(Discover(false), 0x82).memory_bytes, std::optional<uint64_t>(uint64_t{16} << 30));
+  Discovery d = Discover(false);
+  EXPECT_EQ(Gpu(d, 0x82).memory_bytes, std::optional<uint64_t>(uint64_t{16} << 30));
 }
 
 TEST_F(DiscoveryTest, NvidiaWithoutNvmlOnALiveHostIsListedButNotPreparable) {
@@ -196,7 +197,8 @@ TEST_F(DiscoveryTest, SimulatedCapturesWithoutDrmNodesGetNumberedOnes) {
 
 TEST_F(DiscoveryTest, AnUnknownVendorIsNotPreparable) {
   topo_.devices[0].vendor_id = 0x1d17;
-  const GpuRecord& g = Gpu(Discover(true), 0x03);
+  Discovery d = Discover(true);
+  const GpuRecord& g = Gpu(d, 0x03);
   EXPECT_EQ(g.vendor, Vendor::kOther);
   EXPECT_FALSE(g.preparable);
   EXPECT_THAT(g.health_message, HasSubstr("unsupported GPU vendor 1d17"));

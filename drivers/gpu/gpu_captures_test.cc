@@ -147,7 +147,7 @@ TEST(GpuCapturesTest, JurecaWithTheFakeNvmlTakesIdentityFromNvmlByPciAddress) {
   EXPECT_EQ(d.gpus[3].uuid, "GPU-4f6e2b1c-8a3d-4e7f-9b21-0c5d7e8f9a13");
   EXPECT_EQ(d.gpus[2].address.ToString(), "0000:84:00.0");
   EXPECT_EQ(d.gpus[0].identity_source, "nvml");
-  EXPECT_EQ(d.gpus[0].driver_version, "550.54.15");
+  EXPECT_EQ(d.gpus[0].driver_version, "535.161.08");  // the A100 fixture's driver
   EXPECT_FALSE(d.gpus[1].mig_enabled());
   EXPECT_TRUE(d.gpus[2].mig_enabled());
   EXPECT_EQ(d.gpus[2].mig_profiles.size(), 7u);

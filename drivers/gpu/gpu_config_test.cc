@@ -108,7 +108,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"UnknownMpsField",
                 Config({{"strategy", "MPS"}, {"mps", {{"defaultActiveThreadPercentage", 5}}}}),
                 "sharing.mps.defaultActiveThreadPercentage"}),
-    [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.name); });
 
 TEST(ResolveGpuConfigTest, TheLastEntryWinsSoTheClaimOverridesItsClass) {
   std::vector<OpaqueConfig> configs = {

@@ -239,10 +239,31 @@ absl::StatusOr<std::unique_ptr<GpuDriver>> GpuDriver::Create(GpuDriverOptions op
   if (options.memory_share_step_bytes < kMiB) {
     return absl::InvalidArgumentError("create gpu driver: memory share step below 1Mi");
   }
-  return std::unique_ptr<GpuDriver>(new GpuDriver(std::move(options), std::move(deps)));
+  const std::string ledger_path = StrCat(options.state_dir, "/host-state.json");
+  absl::StatusOr<std::unique_ptr<HostLedger>> ledger = HostLedger::Open(deps.fs, ledger_path);
+  if (!ledger.ok()) {
+    if (!absl::IsDataLoss(ledger.status())) {
+      return base::Annotate(ledger.status(), "create gpu driver");
+    }
+    // The claim checkpoint (RestoreState) still carries what prepared claims did.
+    Log().error("starting with an empty gpu host state: {}", ledger.status().ToString());
+    ledger = HostLedger::OpenEmpty(deps.fs, ledger_path);
+  }
+  auto driver = std::unique_ptr<GpuDriver>(
+      new GpuDriver(std::move(options), std::move(deps), std::move(*ledger)));
+  // Reference counts of daemons and time slices survive a restart through the ledger.
+  for (const LedgerEntry& e : driver->ledger_->entries()) {
+    if (e.kind == LedgerEntry::Kind::kTimeSlice) {
+      driver->sharing_->RestoreTimeSlice(e.gpu, e.interval, e.user);
+    } else if (e.kind == LedgerEntry::Kind::kMps) {
+      driver->sharing_->RestoreMps(e.gpu, e.user);
+    }
+  }
+  return driver;
 }
 
-GpuDriver::GpuDriver(GpuDriverOptions options, GpuDriverDeps deps)
+GpuDriver::GpuDriver(GpuDriverOptions options, GpuDriverDeps deps,
+                     std::unique_ptr<HostLedger> ledger)
     : options_(std::move(options)),
       sysfs_(deps.sysfs),
       nvml_(deps.nvml),
@@ -251,7 +272,8 @@ GpuDriver::GpuDriver(GpuDriverOptions options, GpuDriverDeps deps)
       clock_(deps.clock),
       sharing_(std::make_unique<SharingController>(deps.commands, deps.fs, options_.tools,
                                                    options_.state_dir)),
-      topology_(std::move(deps.topology)) {}
+      topology_(std::move(deps.topology)),
+      ledger_(std::move(ledger)) {}
 
 GpuDriver::~GpuDriver() = default;
 
@@ -279,12 +301,6 @@ GpuDriver::Snapshot GpuDriver::TakeSnapshot() const {
   snap.discovery =
       DiscoverGpus(*snap.topology, sysfs_, nvml_, nvml_error_, {.simulated = options_.simulated});
   for (const std::string& w : snap.discovery.warnings) Log().debug("gpu discovery: {}", w);
-
-  std::set<std::pair<std::string, uint32_t>> owned;
-  {
-    absl::MutexLock lock(&owned_mu_);
-    for (const auto& [key, user] : instance_owners_) owned.insert(key);
-  }
 
   for (size_t i = 0; i < snap.discovery.gpus.size(); ++i) {
     const GpuRecord& g = snap.discovery.gpus[i];
@@ -329,7 +345,7 @@ GpuDriver::Snapshot GpuDriver::TakeSnapshot() const {
     const std::string gpu_key = g.uuid.empty() ? g.address.ToString() : g.uuid;
     bool foreign = false;
     for (const nvidia::GpuInstance& gi : g.mig_instances) {
-      if (owned.count({gpu_key, gi.id}) == 0) foreign = true;
+      if (!OwnsInstance(gpu_key, gi)) foreign = true;
     }
     const bool dynamic = options_.publish_partitionable && !g.mig_profiles.empty() && !foreign;
     auto mig_device = [&](const nvidia::GpuInstanceProfile& p, const nvidia::MigPlacement& pl) {
@@ -554,12 +570,12 @@ absl::StatusOr<std::vector<GpuDriver::Plan>> GpuDriver::PlanClaim(
             gi.placement.start, "+", gi.placement.size, ")"));
       }
       if (p.adopt) {
-        const std::string key = TargetOf(p.gpu).key;
-        absl::MutexLock lock(&owned_mu_);
-        auto owner = instance_owners_.find({key, p.adopt->id});
-        if (owner != instance_owners_.end() && owner->second != p.user) {
-          return absl::FailedPreconditionError(
-              StrCat(ctx, ": MIG placement is held by ", owner->second));
+        // Only an instance made for this very claim device is taken over.
+        std::optional<std::string> owner = InstanceOwner(TargetOf(p.gpu).key, *p.adopt);
+        if (owner != p.user) {
+          return absl::FailedPreconditionError(StrCat(
+              ctx, ": MIG placement is held by GPU instance ", p.adopt->id, " of ",
+              owner ? *owner : std::string("someone else")));
         }
       }
       for (const Plan& q : plans) {
@@ -672,16 +688,34 @@ absl::Status GpuDriver::ApplyMig(Plan& p) {
   const std::string where = StrCat("GPU ", p.gpu.address.ToString(), " profile ",
                                    p.target.profile.name, " placement ",
                                    p.target.placement.start, "+", p.target.placement.size);
+  LedgerEntry entry{.user = p.user,
+                    .kind = LedgerEntry::Kind::kMig,
+                    .gpu = TargetOf(p.gpu),
+                    .pci_bus_id = p.gpu.address.ToString(),
+                    .profile_id = p.target.profile.id,
+                    .placement = p.target.placement};
   bool created_gi = false;
   nvidia::GpuInstance gi;
   if (p.adopt) {
     gi = *p.adopt;
   } else {
+    // The intent is durable before the GPU changes: a crash from here on
+    // leaves a record saying which instance is ours.
+    RETURN_IF_ERROR(ledger_->Put(entry));
     absl::StatusOr<nvidia::GpuInstance> made =
         nvml_->CreateGpuInstance(index, p.target.profile.id, p.target.placement);
-    if (!made.ok()) return base::Annotate(made.status(), StrCat("create GPU instance on ", where));
+    if (!made.ok()) {
+      if (absl::Status r = ledger_->Remove(p.user, LedgerEntry::Kind::kMig); !r.ok()) {
+        Log().warn("drop MIG intent after failed create: {}", r.ToString());
+      }
+      return base::Annotate(made.status(), StrCat("create GPU instance on ", where));
+    }
     gi = *made;
     created_gi = true;
+    entry.gpu_instance = gi.id;
+    if (absl::Status s = ledger_->Put(entry); !s.ok()) {
+      Log().warn("record GPU instance id gi={}: {}", gi.id, s.ToString());
+    }
   }
   nvidia::ComputeInstance ci;
   if (!gi.compute_instances.empty()) {
@@ -708,8 +742,11 @@ absl::Status GpuDriver::ApplyMig(Plan& p) {
       if (created_gi) {
         absl::Status undo = nvml_->DestroyGpuInstance(index, gi.id);
         if (!undo.ok() && !absl::IsNotFound(undo)) {
+          // The ledger keeps the entry: the claim's rollback tries again.
           Log().warn("undo of GPU instance after failed prepare failed gpu={} gi={}: {}",
                      p.gpu.address.ToString(), gi.id, undo.ToString());
+        } else if (absl::Status r = ledger_->Remove(p.user, LedgerEntry::Kind::kMig); !r.ok()) {
+          Log().warn("drop MIG record after undo: {}", r.ToString());
         }
       }
       return failed;
@@ -724,10 +761,9 @@ absl::Status GpuDriver::ApplyMig(Plan& p) {
                                  .placement = p.target.placement,
                                  .created = true,
                                  .uuid = ci.uuid};
-  {
-    absl::MutexLock lock(&owned_mu_);
-    instance_owners_[{TargetOf(p.gpu).key, gi.id}] = p.user;
-  }
+  entry.gpu_instance = gi.id;
+  entry.compute_instance = ci.id;
+  RETURN_IF_ERROR(ledger_->Put(entry));
   Log().info("{} MIG instance gpu={} gi={} ci={} profile={} placement={}",
              p.adopt ? "adopted" : "created", p.gpu.address.ToString(), gi.id, ci.id,
              p.target.profile.name, p.target.placement.start);
@@ -770,12 +806,28 @@ absl::Status GpuDriver::Apply(Plan& p) {
   switch (p.strategy) {
     case SharingStrategy::kExclusive:
       break;
-    case SharingStrategy::kTimeSlicing:
-      RETURN_IF_ERROR(sharing_->AcquireTimeSlice(p.state.target, p.interval, p.user));
+    case SharingStrategy::kTimeSlicing: {
+      LedgerEntry e{.user = p.user, .kind = LedgerEntry::Kind::kTimeSlice,
+                    .gpu = p.state.target, .pci_bus_id = p.state.pci_bus_id,
+                    .interval = p.interval};
+      RETURN_IF_ERROR(ledger_->Put(e));
+      if (absl::Status s = sharing_->AcquireTimeSlice(p.state.target, p.interval, p.user);
+          !s.ok()) {
+        (void)ledger_->Remove(p.user, e.kind);
+        return s;
+      }
       break;
+    }
     case SharingStrategy::kMps: {
-      ASSIGN_OR_RETURN(MpsDaemon d, sharing_->AcquireMps(p.state.target, p.user));
-      p.state.daemon = d;
+      LedgerEntry e{.user = p.user, .kind = LedgerEntry::Kind::kMps, .gpu = p.state.target,
+                    .pci_bus_id = p.state.pci_bus_id};
+      RETURN_IF_ERROR(ledger_->Put(e));
+      absl::StatusOr<MpsDaemon> d = sharing_->AcquireMps(p.state.target, p.user);
+      if (!d.ok()) {
+        (void)ledger_->Remove(p.user, e.kind);
+        return d.status();
+      }
+      p.state.daemon = *d;
       break;
     }
   }
@@ -783,81 +835,111 @@ absl::Status GpuDriver::Apply(Plan& p) {
   return absl::OkStatus();
 }
 
-absl::Status GpuDriver::DestroyMig(const std::string& gpu_key, const std::string& pci_bus_id,
-                                   uint32_t gi, uint32_t ci) {
-  ASSIGN_OR_RETURN(uint32_t index, NvmlIndexFor(gpu_key, pci_bus_id));
-  absl::Status s = nvml_->DestroyComputeInstance(index, gi, ci);
-  if (!s.ok() && !absl::IsNotFound(s)) {
-    return base::Annotate(s, StrCat("destroy compute instance ", ci, " of GPU instance ", gi,
-                                    " on ", pci_bus_id));
+bool GpuDriver::OwnsInstance(const std::string& gpu_key, const nvidia::GpuInstance& gi) const {
+  return InstanceOwner(gpu_key, gi).has_value();
+}
+
+std::optional<std::string> GpuDriver::InstanceOwner(const std::string& gpu_key,
+                                                    const nvidia::GpuInstance& gi) const {
+  for (const LedgerEntry& e : ledger_->entries()) {
+    if (e.kind != LedgerEntry::Kind::kMig || e.gpu.key != gpu_key) continue;
+    if (e.gpu_instance ? *e.gpu_instance == gi.id && e.placement == gi.placement
+                       : e.placement == gi.placement && e.profile_id == gi.profile_id) {
+      return e.user;
+    }
   }
-  s = nvml_->DestroyGpuInstance(index, gi);
-  if (!s.ok() && !absl::IsNotFound(s)) {
-    return base::Annotate(s, StrCat("destroy GPU instance ", gi, " on ", pci_bus_id));
+  return std::nullopt;
+}
+
+absl::Status GpuDriver::DestroyMig(const LedgerEntry& e) {
+  absl::StatusOr<uint32_t> index = NvmlIndexFor(e.gpu.key, e.pci_bus_id);
+  if (!index.ok()) {
+    if (absl::IsNotFound(index.status())) return absl::OkStatus();  // the GPU is gone
+    return base::Annotate(index.status(), StrCat("find GPU ", e.gpu.key));
   }
-  absl::MutexLock lock(&owned_mu_);
-  instance_owners_.erase({gpu_key, gi});
-  Log().info("destroyed MIG instance gpu={} gi={} ci={}", pci_bus_id, gi, ci);
+  ASSIGN_OR_RETURN(std::vector<nvidia::GpuInstance> gis,
+                   base::Annotate(nvml_->ListGpuInstances(*index),
+                                  StrCat("list MIG instances of ", e.pci_bus_id)));
+  for (const nvidia::GpuInstance& gi : gis) {
+    const bool match = e.gpu_instance
+                           ? gi.id == *e.gpu_instance && gi.placement == e.placement
+                           : gi.placement == e.placement && gi.profile_id == e.profile_id;
+    if (!match) continue;
+    for (const nvidia::ComputeInstance& ci : gi.compute_instances) {
+      absl::Status s = nvml_->DestroyComputeInstance(*index, gi.id, ci.id);
+      if (!s.ok() && !absl::IsNotFound(s)) {
+        return base::Annotate(s, StrCat("destroy compute instance ", ci.id, " of GPU instance ",
+                                        gi.id, " on ", e.pci_bus_id));
+      }
+    }
+    absl::Status s = nvml_->DestroyGpuInstance(*index, gi.id);
+    if (!s.ok() && !absl::IsNotFound(s)) {
+      return base::Annotate(s, StrCat("destroy GPU instance ", gi.id, " on ", e.pci_bus_id));
+    }
+    Log().info("destroyed MIG instance gpu={} gi={}", e.pci_bus_id, gi.id);
+  }
   return absl::OkStatus();
 }
 
 namespace {
 
-absl::Status ReleaseSharing(SharingController& sharing, const DeviceState& s,
-                            const std::string& user) {
-  switch (s.sharing) {
-    case SharingStrategy::kExclusive: return absl::OkStatus();
-    case SharingStrategy::kTimeSlicing: return sharing.ReleaseTimeSlice(s.target, user);
-    case SharingStrategy::kMps: return sharing.ReleaseMps(s.target, user);
+// Ledger entries equivalent to a recorded device state (for claims prepared
+// before the ledger existed, or with a lost ledger).
+std::vector<LedgerEntry> EntriesFromState(const DeviceState& s, const std::string& user) {
+  std::vector<LedgerEntry> out;
+  LedgerEntry base{.user = user, .gpu = s.target, .pci_bus_id = s.pci_bus_id};
+  if (s.sharing == SharingStrategy::kTimeSlicing) {
+    LedgerEntry e = base;
+    e.kind = LedgerEntry::Kind::kTimeSlice;
+    e.interval = s.interval;
+    out.push_back(e);
+  } else if (s.sharing == SharingStrategy::kMps) {
+    LedgerEntry e = base;
+    e.kind = LedgerEntry::Kind::kMps;
+    out.push_back(e);
   }
-  return absl::OkStatus();
+  if (s.mig && s.mig->created) {
+    LedgerEntry e = base;
+    e.kind = LedgerEntry::Kind::kMig;
+    e.profile_id = s.mig->profile;
+    e.placement = s.mig->placement;
+    e.gpu_instance = s.mig->gpu_instance;
+    e.compute_instance = s.mig->compute_instance;
+    out.push_back(e);
+  }
+  return out;
 }
 
 }  // namespace
 
-absl::Status GpuDriver::UndoPlan(const Plan& p) {
-  if (!p.applied) return absl::OkStatus();
-  RETURN_IF_ERROR(ReleaseSharing(*sharing_, p.state, p.user));
-  if (p.state.mig && p.state.mig->created) {
-    return DestroyMig(p.state.target.key, p.state.pci_bus_id, p.state.mig->gpu_instance,
-                      p.state.mig->compute_instance);
+absl::Status GpuDriver::UndoUser(const std::string& user, const Json* recorded) {
+  std::vector<LedgerEntry> entries = ledger_->EntriesOf(user);
+  if (entries.empty() && recorded != nullptr) {
+    if (std::optional<DeviceState> s = FromJson(*recorded)) entries = EntriesFromState(*s, user);
+  }
+  // Sharing first (the daemon lets go of the GPU), MIG after.
+  std::stable_sort(entries.begin(), entries.end(), [](const LedgerEntry& a, const LedgerEntry& b) {
+    return (a.kind == LedgerEntry::Kind::kMig) < (b.kind == LedgerEntry::Kind::kMig);
+  });
+  for (const LedgerEntry& e : entries) {
+    switch (e.kind) {
+      case LedgerEntry::Kind::kTimeSlice:
+        RETURN_IF_ERROR(sharing_->ReleaseTimeSlice(e.gpu, user));
+        break;
+      case LedgerEntry::Kind::kMps:
+        RETURN_IF_ERROR(sharing_->ReleaseMps(e.gpu, user));
+        break;
+      case LedgerEntry::Kind::kMig:
+        RETURN_IF_ERROR(DestroyMig(e));
+        break;
+    }
+    RETURN_IF_ERROR(ledger_->Remove(user, e.kind));
   }
   return absl::OkStatus();
 }
 
 absl::Status GpuDriver::Undo(std::string_view claim_uid, const PreparedDevice& device) {
-  const std::string user = SharingUser(claim_uid, device.device, device.share_id);
-  if (std::optional<DeviceState> s = FromJson(device.state)) {
-    RETURN_IF_ERROR(ReleaseSharing(*sharing_, *s, user));
-    if (s->mig && s->mig->created) {
-      absl::StatusOr<uint32_t> index = NvmlIndexFor(s->target.key, s->pci_bus_id);
-      if (!index.ok() && absl::IsNotFound(index.status())) return absl::OkStatus();  // GPU gone
-      return DestroyMig(s->target.key, s->pci_bus_id, s->mig->gpu_instance,
-                        s->mig->compute_instance);
-    }
-    return absl::OkStatus();
-  }
-  // No recorded state: a prepare that never returned (crash, or rollback of
-  // PrepareStarted). Undo what it may have done, found from the device name.
-  Snapshot snap = TakeSnapshot();
-  auto t = snap.targets.find(device.device);
-  if (t == snap.targets.end()) return absl::OkStatus();  // nothing of ours left there
-  const GpuRecord& g = snap.discovery.gpus[t->second.gpu];
-  const GpuTarget target = TargetOf(g);
-  RETURN_IF_ERROR(sharing_->ReleaseTimeSlice(target, user));
-  RETURN_IF_ERROR(sharing_->ReleaseMps(target, user));
-  if (t->second.kind != TargetKind::kMigPlacement) return absl::OkStatus();
-  for (const nvidia::GpuInstance& gi : g.mig_instances) {
-    if (gi.placement != t->second.placement || gi.profile_id != t->second.profile.id) continue;
-    {
-      absl::MutexLock lock(&owned_mu_);
-      auto owner = instance_owners_.find({target.key, gi.id});
-      if (owner != instance_owners_.end() && owner->second != user) return absl::OkStatus();
-    }
-    return DestroyMig(target.key, g.address.ToString(), gi.id,
-                      gi.compute_instances.empty() ? 0 : gi.compute_instances.front().id);
-  }
-  return absl::OkStatus();
+  return UndoUser(SharingUser(claim_uid, device.device, device.share_id), &device.state);
 }
 
 // ---------------------------------------------------------------------------
@@ -1081,7 +1163,8 @@ absl::StatusOr<PreparedClaim> GpuDriver::PrepareClaim(const ClaimPrepareRequest&
   if (!result.ok()) {
     // All or nothing: undo in reverse, including a device that failed half way.
     for (auto it = plans.rbegin(); it != plans.rend(); ++it) {
-      if (absl::Status u = UndoPlan(*it); !u.ok()) {
+      if (!it->applied && ledger_->EntriesOf(it->user).empty()) continue;
+      if (absl::Status u = UndoUser(it->user, nullptr); !u.ok()) {
         Log().error("rollback of failed prepare left host state claim={} device={}: {}",
                     request.claim_uid, it->alloc->device, u.ToString());
         return absl::Status(result.status().code(),
@@ -1130,9 +1213,11 @@ absl::Status GpuDriver::RestoreState(
       } else if (s->sharing == SharingStrategy::kMps) {
         sharing_->RestoreMps(s->target, user);
       }
-      if (s->mig && s->mig->created) {
-        absl::MutexLock owned(&owned_mu_);
-        instance_owners_[{s->target.key, s->mig->gpu_instance}] = user;
+      // A claim recorded before the ledger knew it (or after it was lost).
+      for (const LedgerEntry& e : EntriesFromState(*s, user)) {
+        bool known = false;
+        for (const LedgerEntry& have : ledger_->EntriesOf(user)) known |= have.kind == e.kind;
+        if (!known) RETURN_IF_ERROR(base::Annotate(ledger_->Put(e), "restore gpu host state"));
       }
       ++restored;
     }
@@ -1182,9 +1267,9 @@ absl::Status GpuDriver::ReapplyClaim(std::string_view claim_uid, const PreparedC
         RETURN_IF_ERROR(
             base::Annotate(nvml_->CreateComputeInstance(index, gi.id, *cip).status(), ctx));
       }
-      absl::MutexLock owned(&owned_mu_);
-      instance_owners_[{s->target.key, s->mig->gpu_instance}] =
-          SharingUser(claim_uid, d.device, d.share_id);
+      for (LedgerEntry& e : EntriesFromState(*s, SharingUser(claim_uid, d.device, d.share_id))) {
+        if (e.kind == LedgerEntry::Kind::kMig) RETURN_IF_ERROR(base::Annotate(ledger_->Put(e), ctx));
+      }
     }
     if (s->sharing != SharingStrategy::kExclusive) {
       RETURN_IF_ERROR(base::Annotate(sharing_->Reapply(s->target), ctx));

@@ -51,6 +51,7 @@
 #include "drivers/device_driver.h"
 #include "drivers/gpu/discovery.h"
 #include "drivers/gpu/gpu_config.h"
+#include "drivers/gpu/ledger.h"
 #include "drivers/gpu/sharing.h"
 #include "drivers/nvidia/nvml.h"
 #include "topology/model.h"
@@ -127,7 +128,7 @@ class GpuDriver final : public DeviceDriver {
   struct Plan;    // what PrepareClaim will do for one device
 
  private:
-  GpuDriver(GpuDriverOptions options, GpuDriverDeps deps);
+  GpuDriver(GpuDriverOptions options, GpuDriverDeps deps, std::unique_ptr<HostLedger> ledger);
 
   // Discovery + the inventory and the target behind each device name.
   struct Snapshot;
@@ -141,12 +142,19 @@ class GpuDriver final : public DeviceDriver {
   // Undoes one device from its recorded state (or, for a prepare that never
   // returned, from its name); idempotent.
   absl::Status Undo(std::string_view claim_uid, const PreparedDevice& device);
-  absl::Status UndoPlan(const Plan& plan);
+  // Undoes everything the ledger (or, when it has nothing, `recorded`) says
+  // `user` holds on the host.
+  absl::Status UndoUser(const std::string& user, const nlohmann::json* recorded);
   absl::StatusOr<PreparedClaim> BuildResult(const ClaimPrepareRequest& request,
                                             const std::vector<Plan>& plans,
                                             const Snapshot& snapshot) const;
-  absl::Status DestroyMig(const std::string& gpu_key, const std::string& pci_bus_id,
-                          uint32_t gpu_instance, uint32_t compute_instance);
+  // Destroys the instance a ledger entry names (by id, or by placement and
+  // profile when the id was never recorded); NotFound counts as done.
+  absl::Status DestroyMig(const LedgerEntry& entry);
+  // Whether this driver made GPU instance `gi` at `placement` on `gpu_key`.
+  bool OwnsInstance(const std::string& gpu_key, const nvidia::GpuInstance& gi) const;
+  std::optional<std::string> InstanceOwner(const std::string& gpu_key,
+                                           const nvidia::GpuInstance& gi) const;
   absl::StatusOr<uint32_t> NvmlIndexFor(const std::string& gpu_key,
                                         const std::string& pci_bus_id) const;
   // /dev/<rel> for a container, with the host path under dev_root.
@@ -167,11 +175,9 @@ class GpuDriver final : public DeviceDriver {
 
   absl::Mutex claims_mu_;  // serializes claim operations
 
-  // MIG instances this driver created for prepared claims, (GPU key, GPU
-  // instance id) -> sharing user; everything else on a MIG GPU is foreign.
-  mutable absl::Mutex owned_mu_;
-  std::map<std::pair<std::string, uint32_t>, std::string> instance_owners_
-      ABSL_GUARDED_BY(owned_mu_);
+  // What this driver changed on the host, durable (ledger.h). MIG instances
+  // not in it are foreign.
+  std::unique_ptr<HostLedger> ledger_;
 };
 
 // The user key of one prepared device in the SharingController.

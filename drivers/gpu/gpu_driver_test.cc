@@ -509,9 +509,8 @@ TEST_P(GpuDriverRefusalTest, IsRefusedBeforeAnythingChanges) {
   EXPECT_THAT(Instances(6), IsEmpty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, GpuDriverRefusalTest,
-    ::testing::Values(
+std::vector<Refusal> Refusals() {
+  return {
         Refusal{"UnknownConfigField",
                 [] {
                   return Claim("u", {Alloc(kGpu0, {GpuConfigJson({{"strategy", "MPS"},
@@ -557,8 +556,12 @@ INSTANTIATE_TEST_SUITE_P(
                 },
                 absl::StatusCode::kInvalidArgument,
                 "request \"third\" device gpu-0000-1a-00-0: config 1 (FromClaim): "
-                "sharing.timeSlicing.interval")),
-    [](const ::testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
+                "sharing.timeSlicing.interval"}};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, GpuDriverRefusalTest, ::testing::ValuesIn(Refusals()),
+    [](const ::testing::TestParamInfo<Refusal>& p) { return std::string(p.param.name); });
 
 TEST_F(GpuDriverTest, ShareLimitsOutOfRangeAreRefused) {
   Start({}, [](GpuDriverOptions& o) { o.publish_consumable_capacity = true; });
@@ -661,8 +664,34 @@ TEST_F(GpuDriverTest, UnprepareWithoutRecordedStateUndoesByDeviceName) {
   RestartDriver();
   PreparedClaim unknown;
   unknown.devices = {{.request = "gpu", .device = device}, {.request = "gpu", .device = std::string(kGpu1)}};
+  node_->tools().Clear();
   ASSERT_OK(driver_->UnprepareClaim("uid-c", unknown));
   EXPECT_THAT(Instances(6), IsEmpty());
+  // The time slice it held is known from the driver's ledger and reset.
+  EXPECT_THAT(Commands(), ElementsAre("nvidia-smi compute-policy -i "
+                                      "GPU-5e1b0001-7c3a-4f1e-9d2b-0000001000a1 --set-timeslice 0"));
+}
+
+TEST_F(GpuDriverTest, ADamagedLedgerIsRebuiltFromTheCheckpoint) {
+  Start({}, [](GpuDriverOptions& o) { o.publish_partitionable = true; });
+  absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(
+      Claim("uid-a", {Alloc(std::string(kGpu6) + "-mig-3g40gb-0"), Alloc(kGpu0, {Mps(20, "2Gi")})}));
+  ASSERT_OK(p);
+  std::ofstream(node_->state_dir() + "/host-state.json") << "{ not json";
+  RestartDriver();
+  // Without its record the driver sees a foreign instance on GPU 6...
+  absl::StatusOr<Inventory> inv = driver_->Enumerate();
+  ASSERT_OK(inv);
+  EXPECT_EQ(FindDevice(*inv, std::string(kGpu6) + "-mig-1g10gb-5"), nullptr);
+  // ...until the checkpoint's claims are restored.
+  ASSERT_OK(driver_->RestoreState({{"uid-a", *p}}));
+  inv = driver_->Enumerate();
+  ASSERT_OK(inv);
+  EXPECT_NE(FindDevice(*inv, std::string(kGpu6) + "-mig-1g10gb-5"), nullptr);
+  node_->tools().Clear();
+  ASSERT_OK(driver_->UnprepareClaim("uid-a", *p));
+  EXPECT_THAT(Instances(6), IsEmpty());
+  EXPECT_THAT(Commands(), Contains(HasSubstr("<<quit")));
 }
 
 TEST_F(GpuDriverTest, AClaimsMigInstanceIsNotDestroyedForAnotherClaimsRollback) {
@@ -702,7 +731,7 @@ TEST_F(GpuDriverTest, ALostGpuIsUnhealthyAndRefused) {
   const Device* g1 = FindDevice(*inv, kGpu1);
   ASSERT_NE(g1, nullptr);
   EXPECT_EQ(g1->health, Health::kUnhealthy);
-  EXPECT_THAT(g1->health_message, HasSubstr("GPU does not answer NVML"));
+  EXPECT_THAT(g1->health_message, HasSubstr("GPU not visible to NVML; NVML failed for gpu 1"));
   EXPECT_EQ(FindDevice(*inv, kGpu0)->health, Health::kHealthy);
   EXPECT_THAT(driver_->PrepareClaim(Claim("u", {Alloc(kGpu1)})),
               StatusIs(absl::StatusCode::kFailedPrecondition));

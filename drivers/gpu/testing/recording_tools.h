@@ -30,14 +30,14 @@ namespace tessera::drivers::gpu::testing {
 class RecordingTools {
  public:
   RecordingTools() {
-    Write("nvidia-smi", R"(line="nvidia-smi"
+    Write("nvidia-smi", R"SH(line="nvidia-smi"
 for a in "$@"; do line="$line $a"; done
-)");
-    Write("nvidia-cuda-mps-control", R"(line="nvidia-cuda-mps-control"
+)SH");
+    Write("nvidia-cuda-mps-control", R"SH(line="nvidia-cuda-mps-control"
 for a in "$@"; do line="$line $a"; done
 input=""
 if [ "$1" != "-d" ]; then input=$(cat); line="$line <<$(echo $input)"; fi
-)");
+)SH");
   }
 
   std::string nvidia_smi() const { return dir_.Sub("nvidia-smi"); }
@@ -65,7 +65,7 @@ if [ "$1" != "-d" ]; then input=$(cat); line="$line <<$(echo $input)"; fi
     f << "#!/bin/sh\n"
       << "dir='" << dir_.path() << "'\n"
       << argv_part
-      << R"(envs=""
+      << R"SH(envs=""
 for v in CUDA_VISIBLE_DEVICES CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY; do
   eval "set=\${$v+x}"
   if [ -n "$set" ]; then eval "envs=\"\$envs $v=\${$v}\""; fi
@@ -76,16 +76,16 @@ if [ -s "$dir/fail" ] && printf '%s\n' "$line" | grep -qF -f "$dir/fail"; then
   echo "injected failure: $line" >&2
   exit 3
 fi
-)";
+)SH";
     if (name == "nvidia-cuda-mps-control") {
-      f << R"(case "$1:$input" in
+      f << R"SH(case "$1:$input" in
   -d:*) mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" && touch "$CUDA_MPS_PIPE_DIRECTORY/control" ;;
   *:get_server_list)
     if [ -e "$CUDA_MPS_PIPE_DIRECTORY/control" ]; then exit 0; fi
     echo "Cannot find MPS control daemon process" >&2; exit 1 ;;
   *:quit) rm -f "$CUDA_MPS_PIPE_DIRECTORY/control" ;;
 esac
-)";
+)SH";
     }
     f << "exit 0\n";
     f.close();

@@ -70,6 +70,7 @@ class SimNode {
   // description's).
   void LoadNvml() {
     nvml_.reset();
+    env_.reset();  // restores the environment first, then the new values are set
     env_ = std::make_unique<nvidia::testing::ScopedFakeNvmlEnv>(nvml_config_,
                                                                 options_.nvml_state_file);
     absl::StatusOr<std::unique_ptr<nvidia::DlopenNvml>> nvml =
@@ -112,10 +113,14 @@ class SimNode {
       std::filesystem::create_directories(std::filesystem::path(path).parent_path());
       std::ofstream(path).flush();
     }
-    // Capability nodes of every MIG instance that could be created.
+    // Capability nodes of every MIG instance that could be created on the
+    // MIG-enabled GPUs (minors 6 and 7), as the mig-minors file numbers them.
     std::filesystem::create_directories(dev_root_.Sub("nvidia-caps"));
-    for (int minor = 1; minor <= 1100; ++minor) {
-      std::ofstream(dev_root_.Sub("nvidia-caps/nvidia-cap" + std::to_string(minor))).flush();
+    std::ifstream minors(SimMigMinors());
+    for (std::string name, minor; minors >> name >> minor;) {
+      if (name.starts_with("gpu6/") || name.starts_with("gpu7/")) {
+        std::ofstream(dev_root_.Sub("nvidia-caps/nvidia-cap" + minor)).flush();
+      }
     }
   }
 
