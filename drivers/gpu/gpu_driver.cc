@@ -318,13 +318,15 @@ GpuDriver::Snapshot GpuDriver::TakeSnapshot() const {
             memory >= options_.memory_share_step_bytes) {
           // KEP-5075: shares of memory and compute, each enforced by MPS.
           const uint64_t step = options_.memory_share_step_bytes;
+          // validRange.max must lie on the step grid from min (KEP-5075).
+          const uint64_t largest = step + (memory - step) / step * step;
           d.allow_multiple_allocations = true;
           t.shareable = true;
           d.capacity[std::string(kCapMemory)] = {
               Bytes(memory),
-              RequestPolicy{.default_value = Bytes(memory),
+              RequestPolicy{.default_value = Bytes(largest),
                             .valid_range = ValidRange{.min = Bytes(step),
-                                                      .max = Bytes(memory),
+                                                      .max = Bytes(largest),
                                                       .step = Bytes(step)}}};
           d.capacity[std::string(kCapCompute)] = {
               Quantity::FromInt(100),

@@ -83,8 +83,10 @@ struct GpuDriverOptions {
   // Inject the NVIDIA driver's user-space libraries and nvidia-smi
   // (read-only) on a live host with NVML.
   bool inject_driver_files = true;
-  // Smallest memory share a consumable-capacity request is rounded up to.
-  uint64_t memory_share_step_bytes = uint64_t{1} << 30;
+  // Granularity of memory shares (KEP-5075 requestPolicy step and minimum):
+  // requests are rounded up to it, and the largest share is the GPU's memory
+  // rounded down to it. 1Mi: MPS limits memory in MiB.
+  uint64_t memory_share_step_bytes = uint64_t{1} << 20;
 };
 
 struct GpuDriverDeps {

@@ -216,7 +216,7 @@ TEST_F(GpuDriverTest, PartitionableFlagPublishesEveryPlacementOfAnEmptyMigGpu) {
   const Device* full = FindDevice(*inv, "gpu-0000-be-00-0-mig-7g80gb-0");
   ASSERT_NE(full, nullptr);
   for (int i = 0; i < 8; ++i) {
-    EXPECT_EQ(full->consumes_counters[0].counters.count("memorySlice" + std::to_string(i)), 1u);
+    EXPECT_EQ(full->consumes_counters[0].counters.count("memory-slice-" + std::to_string(i)), 1u);
   }
   // GPU 7 has instances nobody gave us: it stays as the administrator made it.
   EXPECT_NE(FindDevice(*inv, "gpu-0000-c2-00-0-mig-3g40gb-4"), nullptr);
@@ -233,8 +233,8 @@ TEST_F(GpuDriverTest, ConsumableCapacityFlagPublishesSharesWithRequestPolicies) 
   const Capacity& mem = g0.capacity.at("memory");
   ASSERT_TRUE(mem.request_policy.has_value());
   ASSERT_TRUE(mem.request_policy->valid_range.has_value());
-  EXPECT_EQ(mem.request_policy->valid_range->min.ToString(), "1Gi");
-  EXPECT_EQ(mem.request_policy->valid_range->step->ToString(), "1Gi");
+  EXPECT_EQ(mem.request_policy->valid_range->min.ToString(), "1Mi");
+  EXPECT_EQ(mem.request_policy->valid_range->step->ToString(), "1Mi");
   EXPECT_EQ(mem.request_policy->valid_range->max->Value(), 85520809984);
   EXPECT_EQ(mem.request_policy->default_value->Value(), 85520809984);
   const Capacity& compute = g0.capacity.at("compute");

@@ -67,18 +67,20 @@ CounterSet MigCounterSet(std::string_view gpu_device,
   set.name = MigCounterSetName(gpu_device);
   if (profiles.empty()) return set;
   const uint32_t slices = MemorySlices(profiles);
-  for (uint32_t i = 0; i < slices; ++i) set.counters[StrCat("memorySlice", i)] = Count(1);
+  for (uint32_t i = 0; i < slices; ++i) set.counters[StrCat("memory-slice-", i)] = Count(1);
   using P = nvidia::GpuInstanceProfile;
-  set.counters["computeSlices"] = Count(Total(profiles, [](const P& p) { return p.slice_count; }));
+  set.counters["compute-slices"] = Count(Total(profiles, [](const P& p) { return p.slice_count; }));
   set.counters["memory"] = Bytes(Total(profiles, [](const P& p) { return p.memory_bytes; }));
   set.counters["multiprocessors"] =
       Count(Total(profiles, [](const P& p) { return p.multiprocessor_count; }));
-  set.counters["copyEngines"] =
+  set.counters["copy-engines"] =
       Count(Total(profiles, [](const P& p) { return p.copy_engine_count; }));
   set.counters["decoders"] = Count(Total(profiles, [](const P& p) { return p.decoder_count; }));
   set.counters["encoders"] = Count(Total(profiles, [](const P& p) { return p.encoder_count; }));
-  set.counters["jpegEngines"] = Count(Total(profiles, [](const P& p) { return p.jpeg_count; }));
-  set.counters["ofaEngines"] = Count(Total(profiles, [](const P& p) { return p.ofa_count; }));
+  set.counters["jpeg-engines"] = Count(Total(profiles, [](const P& p) { return p.jpeg_count; }));
+  set.counters["ofa-engines"] = Count(Total(profiles, [](const P& p) { return p.ofa_count; }));
+  // A counter nobody consumes says nothing (and consumptions leave zeros out).
+  std::erase_if(set.counters, [](const auto& kv) { return kv.second.MilliValue() == 0; });
   return set;
 }
 
@@ -88,16 +90,16 @@ CounterConsumption MigConsumption(std::string_view gpu_device,
   CounterConsumption c;
   c.counter_set = MigCounterSetName(gpu_device);
   for (uint32_t i = placement.start; i < placement.start + placement.size; ++i) {
-    c.counters[StrCat("memorySlice", i)] = Count(1);
+    c.counters[StrCat("memory-slice-", i)] = Count(1);
   }
-  c.counters["computeSlices"] = Count(p.slice_count);
+  c.counters["compute-slices"] = Count(p.slice_count);
   c.counters["memory"] = Bytes(p.memory_bytes);
   c.counters["multiprocessors"] = Count(p.multiprocessor_count);
-  c.counters["copyEngines"] = Count(p.copy_engine_count);
+  c.counters["copy-engines"] = Count(p.copy_engine_count);
   c.counters["decoders"] = Count(p.decoder_count);
   c.counters["encoders"] = Count(p.encoder_count);
-  c.counters["jpegEngines"] = Count(p.jpeg_count);
-  c.counters["ofaEngines"] = Count(p.ofa_count);
+  c.counters["jpeg-engines"] = Count(p.jpeg_count);
+  c.counters["ofa-engines"] = Count(p.ofa_count);
   // Zero amounts say nothing; leave them out (smaller slices, same meaning).
   std::erase_if(c.counters, [](const auto& kv) { return kv.second.MilliValue() == 0; });
   return c;

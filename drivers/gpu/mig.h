@@ -8,9 +8,10 @@
 // and GPU, so the name is stable across reboots and identical for an
 // existing instance and for the placement it occupies.
 //
-// Counters (one set per MIG-enabled GPU, "<gpu device>-mig", following the
-// KEP-4815 MIG example): memorySlice0..N-1 (1 each), computeSlices, memory,
-// multiprocessors, copyEngines, decoders, encoders, jpegEngines, ofaEngines.
+// Counters (one set per MIG-enabled GPU, "<gpu device>-mig", after the
+// KEP-4815 MIG example, with the DNS-label names Kubernetes 1.35 requires of
+// counters): memory-slice-0..N-1 (1 each), compute-slices, memory,
+// multiprocessors, copy-engines, decoders, encoders, jpeg-engines, ofa-engines.
 // A placement consumes the memory slices it covers and its profile's
 // amounts. Totals are the largest of the full-GPU profile's amount and any
 // single profile's amount times its instance count, so counters never refuse

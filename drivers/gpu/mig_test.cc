@@ -62,14 +62,14 @@ TEST(MigTest, CounterSetCoversEveryCombinationTheGpuAccepts) {
   const std::vector<nvidia::GpuInstanceProfile> profiles = H100Profiles();
   CounterSet set = MigCounterSet("gpu-0000-be-00-0", profiles);
   EXPECT_EQ(set.name, "gpu-0000-be-00-0-mig");
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(set.counters.at("memorySlice" + std::to_string(i)), N(1));
-  EXPECT_EQ(set.counters.count("memorySlice8"), 0u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(set.counters.at("memory-slice-" + std::to_string(i)), N(1));
+  EXPECT_EQ(set.counters.count("memory-slice-8"), 0u);
   // 7 x 1g.10gb: 7 compute slices, 112 SMs, 7 copy engines - all within the
   // totals; the full profile's 132 SMs and 8 copy engines are larger still.
-  EXPECT_EQ(set.counters.at("computeSlices"), N(7));
+  EXPECT_EQ(set.counters.at("compute-slices"), N(7));
   EXPECT_EQ(set.counters.at("multiprocessors"), N(132));
-  EXPECT_EQ(set.counters.at("copyEngines"), N(8));
-  EXPECT_EQ(set.counters.at("ofaEngines"), N(1));
+  EXPECT_EQ(set.counters.at("copy-engines"), N(8));
+  EXPECT_EQ(set.counters.at("ofa-engines"), N(1));
   EXPECT_EQ(set.counters.at("memory").Value(), int64_t{81152} << 20);
   int64_t seven_small_memory = 0;
   for (int i = 0; i < 7; ++i) {
@@ -83,16 +83,16 @@ TEST(MigTest, APlacementConsumesTheMemorySlicesItCovers) {
   const std::vector<nvidia::GpuInstanceProfile> profiles = H100Profiles();
   CounterConsumption c = MigConsumption("gpu-0000-be-00-0", profiles[2], {4, 4});
   EXPECT_EQ(c.counter_set, "gpu-0000-be-00-0-mig");
-  for (int i = 4; i < 8; ++i) EXPECT_EQ(c.counters.at("memorySlice" + std::to_string(i)), N(1));
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.counters.count("memorySlice" + std::to_string(i)), 0u);
-  EXPECT_EQ(c.counters.at("computeSlices"), N(3));
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(c.counters.at("memory-slice-" + std::to_string(i)), N(1));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.counters.count("memory-slice-" + std::to_string(i)), 0u);
+  EXPECT_EQ(c.counters.at("compute-slices"), N(3));
   EXPECT_EQ(c.counters.at("multiprocessors"), N(60));
   // Zero amounts are left out (3g.40gb has no encoders or OFA).
   EXPECT_EQ(c.counters.count("encoders"), 0u);
-  EXPECT_EQ(c.counters.count("ofaEngines"), 0u);
+  EXPECT_EQ(c.counters.count("ofa-engines"), 0u);
   // The media profile takes the GPU's only OFA: two of them cannot be placed.
   CounterConsumption me = MigConsumption("gpu-0000-be-00-0", profiles[1], {0, 1});
-  EXPECT_EQ(me.counters.at("ofaEngines"), N(1));
+  EXPECT_EQ(me.counters.at("ofa-engines"), N(1));
 }
 
 TEST(MigTest, CapacityShowsMemoryAndEngines) {

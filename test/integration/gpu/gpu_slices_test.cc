@@ -91,7 +91,7 @@ TEST_F(BundledNodeSlicesTest, DefaultModeIsOneValidSliceOfWholeGpusAndExistingMi
   EXPECT_EQ(g0["attributes"]["resource.kubernetes.io/numaNode"]["int"], 0);
   EXPECT_EQ(g0["attributes"]["tessera.dev/pcieSwitch"]["string"], "0000:18:00.0");
   EXPECT_EQ(g0["attributes"]["computeCapability"]["version"], "9.0.0");
-  EXPECT_EQ(g0["capacity"]["memory"]["value"], "85520809984");
+  EXPECT_EQ(g0["capacity"]["memory"]["value"], "81559Mi");  // 85520809984 bytes
   EXPECT_FALSE(g0.contains("allowMultipleAllocations"));
 }
 
