@@ -18,6 +18,7 @@
 #include "agent/claims/device_state.h"
 #include "base/command_runner.h"
 #include "base/metrics.h"
+#include "base/strings.h"
 #include "drivers/gpu/dev_nodes.h"
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/gpu/testing/sim_node.h"
@@ -170,8 +171,8 @@ TEST_F(GpuPodmanTest, ContainerSeesTheSharedGpusNodesPipeAndLimits) {
        "ls /tmp/nvidia-mps"});
   ASSERT_EQ(r.exit_code, 0) << r.stderr_data << r.stdout_data;
   // Character devices with /dev/null's numbers, as materialized.
-  EXPECT_THAT(r.stdout_data, testing::ContainsRegex("crw[-rwx]+ +1 +0 +0 +1, +3 .*/dev/nvidia0"));
-  EXPECT_THAT(r.stdout_data, testing::ContainsRegex("crw[-rwx]+ .*/dev/nvidiactl"));
+  EXPECT_THAT(r.stdout_data, ::testing::ContainsRegex("crw[-rwx]+ +1 +0 +0 +1, +3 .*/dev/nvidia0"));
+  EXPECT_THAT(r.stdout_data, ::testing::ContainsRegex("crw[-rwx]+ .*/dev/nvidiactl"));
   EXPECT_THAT(r.stdout_data, HasSubstr("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25\n"));
   EXPECT_THAT(r.stdout_data, HasSubstr("CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=16384M\n"));
   EXPECT_THAT(r.stdout_data, HasSubstr("CUDA_MPS_PIPE_DIRECTORY=/tmp/nvidia-mps\n"));
