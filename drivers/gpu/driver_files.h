@@ -11,6 +11,7 @@
 // Pure lookup through base::Filesystem; thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,11 +22,19 @@
 namespace tessera::drivers::gpu {
 
 // Read-only bind mounts (host paths without the host root prefix: the
-// runtime resolves them on the host). Libraries that are absent are
-// skipped; an empty result means none were found.
+// runtime resolves them on the host). `first_dirs` (host paths, e.g. the
+// directory the agent's own libnvidia-ml came from) are searched before the
+// usual library directories, /usr/local/nvidia/lib64 (the GPU Operator's
+// and GKE's layout) included. Libraries that are absent are skipped; an
+// empty result means none were found.
 std::vector<base::Mount> FindNvidiaDriverFiles(const base::Filesystem& fs,
                                                std::string_view host_root,
-                                               std::string_view driver_version);
+                                               std::string_view driver_version,
+                                               const std::vector<std::string>& first_dirs = {});
+
+// The directory (as a host path) of the libnvidia-ml this process loaded,
+// from /proc/self/maps; nullopt when none is mapped.
+std::optional<std::string> LoadedNvmlDir(const base::Filesystem& fs, std::string_view host_root);
 
 // `path` (absolute, on the host) as the agent sees it under `host_root`.
 std::string HostPath(std::string_view host_root, std::string_view path);

@@ -1120,8 +1120,10 @@ absl::StatusOr<PreparedClaim> GpuDriver::BuildResult(const ClaimPrepareRequest& 
   c.env.push_back(StrCat("TESSERA_GPU_SHARING=", base::Join(sharing, ",")));
   AddAlignment(*snap.topology, request.peers, gpus, options_.domain, c);
   if (live_nvidia && options_.inject_driver_files) {
+    std::vector<std::string> first;
+    if (std::optional<std::string> dir = LoadedNvmlDir(fs_, options_.host_root)) first.push_back(*dir);
     std::vector<base::Mount> files =
-        FindNvidiaDriverFiles(fs_, options_.host_root, driver_version);
+        FindNvidiaDriverFiles(fs_, options_.host_root, driver_version, first);
     if (files.empty()) {
       Log().warn("no NVIDIA driver files found under host_root={} driver_version={}",
                  options_.host_root, driver_version);

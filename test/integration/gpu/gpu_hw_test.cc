@@ -140,6 +140,7 @@ TEST_F(GpuHwTest, ExclusivePrepareGivesExistingNodesAndTheDriverFiles) {
   for (const base::Mount& m : p->claim_edits.mounts) {
     EXPECT_TRUE(std::filesystem::exists(m.host_path)) << m.host_path;
     container_paths.push_back(std::filesystem::path(m.container_path).filename());
+    std::cout << "mount " << m.host_path << " -> " << m.container_path << "\n";
   }
   EXPECT_THAT(container_paths, Contains("libcuda.so.1"));
   EXPECT_THAT(container_paths, Contains("libnvidia-ml.so.1"));
