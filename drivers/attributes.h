@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/pci_address.h"
+
 namespace tessera::drivers {
 
 // resource.kubernetes.io standard attributes (see dra-api-facts.md §4).
@@ -21,6 +23,10 @@ inline constexpr std::string_view kAttrNumaNode = "resource.kubernetes.io/numaNo
 // Alignment attributes shared by all Tessera drivers: "<domain>/<name>".
 inline constexpr std::string_view kAlignPcieSwitch = "pcieSwitch";
 std::string AlignmentAttribute(std::string_view domain, std::string_view name);
+// The value of the pcieSwitch alignment attribute: the extended BDF of the
+// switch's upstream port ("0000:17:00.0"), the same on every driver so that
+// matchAttribute pairs a GPU with the NIC under the same switch.
+std::string PcieSwitchValue(const base::PciAddress& switch_upstream_port);
 
 // Common per-driver attributes (unqualified: in the driver's own domain).
 inline constexpr std::string_view kAttrVendor = "vendor";
@@ -38,6 +44,7 @@ inline constexpr std::string_view kAttrNearestRdma = "nearestRdmaDevice";
 inline constexpr std::string_view kAttrNearestRdmaLink = "nearestRdmaLink";
 inline constexpr std::string_view kAttrMigProfile = "migProfile";
 inline constexpr std::string_view kAttrParentUuid = "parentUUID";
+inline constexpr std::string_view kAttrCudaDriverVersion = "cudaDriverVersion";
 
 // RDMA NIC.
 inline constexpr std::string_view kAttrRdmaDevice = "rdmaDevice";
@@ -52,5 +59,12 @@ inline constexpr std::string_view kAttrSriovParent = "sriovParent";
 // Capacities.
 inline constexpr std::string_view kCapMemory = "memory";
 inline constexpr std::string_view kCapCompute = "compute";
+// MIG partitions (NVIDIA MIG user guide, "GPU instance profiles").
+inline constexpr std::string_view kCapMultiprocessors = "multiprocessors";
+inline constexpr std::string_view kCapCopyEngines = "copyEngines";
+inline constexpr std::string_view kCapDecoders = "decoders";
+inline constexpr std::string_view kCapEncoders = "encoders";
+inline constexpr std::string_view kCapJpegEngines = "jpegEngines";
+inline constexpr std::string_view kCapOfaEngines = "ofaEngines";
 
 }  // namespace tessera::drivers
