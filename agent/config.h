@@ -23,6 +23,10 @@ struct Config {
   // Kubernetes. Empty kubeconfig and no in-cluster environment: standalone mode.
   std::string kubeconfig;              // --kubeconfig / KUBECONFIG
   bool standalone = false;             // --standalone: force the file-backed store
+  // The in-cluster API server address, from the environment the kubelet
+  // gives every pod (KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT).
+  std::string kubernetes_service_host;
+  std::string kubernetes_service_port;
 
   // Kubelet and container runtime paths.
   std::string plugin_dir = "/var/lib/kubelet/plugins";             // KUBELET_PLUGINS_DIR

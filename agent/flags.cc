@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 
 #include "CLI/CLI.hpp"
 #include "base/strings.h"
@@ -145,6 +146,9 @@ absl::StatusOr<std::optional<Config>> ParseAgentFlags(int argc, const char* cons
     return absl::InvalidArgumentError(base::StrCat(e.what(), " (see --help)"));
   }
 
+  // Set by the kubelet in every pod; not flags, so read here directly.
+  if (const char* h = std::getenv("KUBERNETES_SERVICE_HOST")) c.kubernetes_service_host = h;
+  if (const char* p = std::getenv("KUBERNETES_SERVICE_PORT")) c.kubernetes_service_port = p;
   c.rescan_interval = std::chrono::seconds(rescan_s);
   c.health_interval = std::chrono::seconds(health_s);
   c.drivers.clear();

@@ -186,6 +186,11 @@ class DeviceDriver {
   virtual absl::Status UnprepareClaim(std::string_view claim_uid,
                                       const PreparedClaim& prepared) = 0;
 
+  // Every device node (relative to /dev: "nvidia0", "infiniband/uverbs3")
+  // a container of this driver may be given on this node. A simulated node
+  // materializes them under --dev-root. Default: none.
+  virtual std::vector<std::string> DeviceNodePaths() const { return {}; }
+
   // Called once at start, before any claim operation, with every claim the
   // checkpoint holds as prepared for this driver, so the driver can rebuild
   // what it keeps in memory (reference counts of MPS daemons and time-slice

@@ -388,7 +388,20 @@ void DeviceState::Reconcile() {
                ClaimName(record));
   }
 
-  // 4. After a reboot, host state (MIG instances, netdev moves, ...) is gone.
+  // 4. Let the driver rebuild what it keeps in memory (MPS daemon and
+  //    time-slice reference counts, moved links) from the prepared claims.
+  {
+    std::vector<std::pair<std::string, drivers::PreparedClaim>> prepared;
+    for (const auto& [uid, record] : checkpoint_->claims()) {
+      if (record.phase != Phase::kPrepared || record.recovered) continue;
+      prepared.emplace_back(uid, ToPrepared(record));
+    }
+    if (absl::Status s = driver_.RestoreState(prepared); !s.ok()) {
+      ReconcileError("restore driver state", "", s);
+    }
+  }
+
+  // 5. After a reboot, host state (MIG instances, netdev moves, ...) is gone.
   if (checkpoint_->boot_id() == options_.boot_id) return;
   bool all_reapplied = true;
   if (!checkpoint_->boot_id().empty()) {

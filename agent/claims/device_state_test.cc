@@ -614,6 +614,21 @@ TEST_F(DeviceStateTest, RebootRewritesSpecsAndReappliesHostState) {
   EXPECT_THAT(driver_.reapplied(), SizeIs(2));
 }
 
+TEST_F(DeviceStateTest, RestartHandsPreparedClaimsToTheDriver) {
+  {
+    std::unique_ptr<DeviceState> state = Start("boot-1");
+    PrepareOk(*state, Claim("a", kUidA, {Result("gpu", "gpu-0")}));
+    PrepareOk(*state, Claim("b", kUidB, {Result("gpu", "gpu-1")}));
+    EXPECT_OK(state->Unprepare({Ref(Claim("a", kUidA, {}))})[std::string(kUidA)]);
+  }
+  // The same boot: nothing to re-apply, but the driver's in-memory state (MPS
+  // and time-slice reference counts) must come back from the checkpoint.
+  std::unique_ptr<DeviceState> state = Start("boot-1");
+  using Restored = std::pair<std::string, std::vector<std::string>>;
+  EXPECT_THAT(driver_.restored(), ElementsAre(Restored{std::string(kUidB), {"gpu-1"}}));
+  EXPECT_THAT(driver_.reapplied(), ::testing::IsEmpty());
+}
+
 TEST_F(DeviceStateTest, FailedReapplyIsRetriedAtTheNextStart) {
   {
     std::unique_ptr<DeviceState> state = Start("boot-1");

@@ -6,7 +6,10 @@
   X(Topology)                  \
   X(Matrix)                    \
   X(Devices)                   \
-  X(Snapshot)
+  X(Snapshot)                  \
+  X(Slices)                    \
+  X(Claims)                    \
+  X(Kubelet)
 
 namespace tessera::agent::debug {
 

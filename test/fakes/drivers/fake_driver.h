@@ -76,6 +76,11 @@ class FakeDriver final : public drivers::DeviceDriver {
     std::lock_guard lock(mu_);
     return reapplied_;
   }
+  // Claim uids (and their device names) passed to the last RestoreState.
+  std::vector<std::pair<std::string, std::vector<std::string>>> restored() const {
+    std::lock_guard lock(mu_);
+    return restored_;
+  }
   // The last PreparedClaim passed to UnprepareClaim.
   drivers::PreparedClaim last_unprepared() const {
     std::lock_guard lock(mu_);
@@ -179,6 +184,18 @@ class FakeDriver final : public drivers::DeviceDriver {
     return absl::OkStatus();
   }
 
+  absl::Status RestoreState(
+      const std::vector<std::pair<std::string, drivers::PreparedClaim>>& claims) override {
+    std::lock_guard lock(mu_);
+    restored_.clear();
+    for (const auto& [uid, prepared] : claims) {
+      std::vector<std::string> devices;
+      for (const drivers::PreparedDevice& d : prepared.devices) devices.push_back(d.device);
+      restored_.emplace_back(uid, std::move(devices));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status ReapplyClaim(std::string_view claim_uid,
                             const drivers::PreparedClaim& prepared) override {
     std::lock_guard lock(mu_);
@@ -218,6 +235,7 @@ class FakeDriver final : public drivers::DeviceDriver {
   std::function<void(drivers::PreparedClaim&)> mutator_;
   std::map<std::string, std::set<std::string>> applied_;
   std::vector<std::string> reapplied_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> restored_;
   drivers::PreparedClaim last_unprepared_;
   drivers::ClaimPrepareRequest last_request_;
 };
