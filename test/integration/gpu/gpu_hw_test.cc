@@ -19,6 +19,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "base/sysfs.h"
@@ -26,8 +29,6 @@
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/naming.h"
 #include "drivers/nvidia/dlopen_nvml.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -130,8 +131,8 @@ TEST_F(GpuHwTest, ExclusivePrepareGivesExistingNodesAndTheDriverFiles) {
   std::optional<nvidia::GpuInfo> g = WholeGpu();
   if (!g) GTEST_SKIP() << "every GPU is in MIG mode";
   const std::string device = DeviceNameForPci("gpu", g->pci_address);
-  absl::StatusOr<PreparedClaim> p =
-      driver_->PrepareClaim({.claim_uid = "hw-exclusive", .devices = {{.request = "gpu", .device = device}}});
+  absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(
+      {.claim_uid = "hw-exclusive", .devices = {{.request = "gpu", .device = device}}});
   ASSERT_OK(p);
   for (const base::ContainerEdits* e : {&p->devices[0].edits, &p->claim_edits}) {
     for (const base::DeviceNode& n : e->device_nodes) {
@@ -151,7 +152,8 @@ TEST_F(GpuHwTest, ExclusivePrepareGivesExistingNodesAndTheDriverFiles) {
 }
 
 TEST_F(GpuHwTest, MpsShareRunsTheRealDaemon) {
-  if (std::getenv("TESSERA_HW_MPS") == nullptr || std::string(std::getenv("TESSERA_HW_MPS")) != "1") {
+  if (std::getenv("TESSERA_HW_MPS") == nullptr ||
+      std::string(std::getenv("TESSERA_HW_MPS")) != "1") {
     GTEST_SKIP() << "set TESSERA_HW_MPS=1 to let this test switch a GPU's compute mode";
   }
   if (!OnPath("nvidia-cuda-mps-control")) {
@@ -180,7 +182,8 @@ TEST_F(GpuHwTest, MpsShareRunsTheRealDaemon) {
   std::vector<std::string> env = {"CUDA_VISIBLE_DEVICES=" + g->uuid};
   for (const std::string& e : p->devices[0].edits.env) {
     if (e.starts_with("CUDA_MPS_PIPE_DIRECTORY=")) {
-      env.push_back("CUDA_MPS_PIPE_DIRECTORY=" + p->devices[0].state["mps"]["pipeDir"].get<std::string>());
+      env.push_back("CUDA_MPS_PIPE_DIRECTORY=" +
+                    p->devices[0].state["mps"]["pipeDir"].get<std::string>());
     } else if (e.starts_with("CUDA_MPS_")) {
       env.push_back(e);
     }
@@ -190,14 +193,13 @@ TEST_F(GpuHwTest, MpsShareRunsTheRealDaemon) {
   ASSERT_OK(probe_daemon);
   EXPECT_EQ(probe_daemon->exit_code, 0) << probe_daemon->stderr_data;
   // Next to this binary in a carried bundle, else where the build put it.
-  std::string probe = std::filesystem::read_symlink("/proc/self/exe").parent_path() /
-                      "tessera_cuda_alloc_probe";
+  std::string probe =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "tessera_cuda_alloc_probe";
   if (!std::filesystem::exists(probe)) probe = TESSERA_CUDA_ALLOC_PROBE;
   for (const auto& [bytes, want] : {std::pair<uint64_t, int>{uint64_t{2} << 30, 0},
                                     std::pair<uint64_t, int>{uint64_t{6} << 30, 3}}) {
-    absl::StatusOr<base::CommandResult> r =
-        runner_.Run({.argv = {probe, std::to_string(bytes)}, .env = env,
-                     .timeout = std::chrono::seconds(60)});
+    absl::StatusOr<base::CommandResult> r = runner_.Run(
+        {.argv = {probe, std::to_string(bytes)}, .env = env, .timeout = std::chrono::seconds(60)});
     ASSERT_OK(r);
     std::cout << "mps client: " << r->stdout_data << r->stderr_data;
     EXPECT_EQ(r->exit_code, want) << "allocating " << bytes << " bytes: " << r->stdout_data
