@@ -91,14 +91,14 @@ struct GpuVendor {
 };
 constexpr std::array kGpuVendors = {
     GpuVendor{0x10de, {kClassVga, kClass3d, kClassDisplayOther, 0}, "NVIDIA GPU"},
-    GpuVendor{0x1002, {kClassVga, kClass3d, kClassDisplayOther, kClassProcessingAccelerator},
-              "AMD GPU"},
+    GpuVendor{
+        0x1002, {kClassVga, kClass3d, kClassDisplayOther, kClassProcessingAccelerator}, "AMD GPU"},
     GpuVendor{0x8086, {kClassVga, kClassDisplayOther, 0, 0}, "Intel GPU"},
 };
 
 // Kernel drivers that only bind GPUs.
 constexpr std::array<std::string_view, 6> kGpuDrivers = {"nvidia", "nouveau", "amdgpu",
-                                                          "radeon", "i915",    "xe"};
+                                                         "radeon", "i915",    "xe"};
 
 // 5. Controllers that do InfiniBand or RoCE even when no RDMA device is
 // registered (driver not loaded, or an hwloc XML without OpenFabrics OS

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+
 #include "base/status.h"
 #include "base/strings.h"
 #include "base/sysfs.h"
@@ -100,8 +101,7 @@ base::PciAddress AddressOf(hwloc_obj_t obj) {
 }
 
 bool IsHostBridge(hwloc_obj_t obj) {
-  return obj->type == HWLOC_OBJ_BRIDGE &&
-         obj->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_HOST;
+  return obj->type == HWLOC_OBJ_BRIDGE && obj->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_HOST;
 }
 
 bool IsPciBridge(hwloc_obj_t obj) {
@@ -165,8 +165,8 @@ void ExtractNumaNodes(hwloc_topology_t topo, NodeTopology& out) {
   if (complete) {
     for (NumaNode& row : out.numa_nodes) {
       for (const NumaNode& col : out.numa_nodes) {
-        row.distances.push_back(static_cast<int>(
-            dist->values[column[row.id] * dist->nbobjs + column[col.id]]));
+        row.distances.push_back(
+            static_cast<int>(dist->values[column[row.id] * dist->nbobjs + column[col.id]]));
       }
     }
   }
@@ -219,7 +219,8 @@ void ExtractPci(hwloc_topology_t topo, NodeTopology& out) {
     place(obj, &bridge.root, &bridge.parent);
   }
 
-  for (hwloc_obj_t d = hwloc_get_next_pcidev(topo, nullptr); d; d = hwloc_get_next_pcidev(topo, d)) {
+  for (hwloc_obj_t d = hwloc_get_next_pcidev(topo, nullptr); d;
+       d = hwloc_get_next_pcidev(topo, d)) {
     PciDevice dev;
     dev.address = AddressOf(d);
     dev.vendor_id = d->attr->pcidev.vendor_id;

@@ -23,13 +23,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "topology/model.h"
 
 namespace tessera::topology {
 
 enum class HwlocIo {
-  kNone,              // CPU and NUMA only: the fastest load
-  kPciAndOsDevices,   // also every PCI bridge, PCI device and OS device
+  kNone,             // CPU and NUMA only: the fastest load
+  kPciAndOsDevices,  // also every PCI bridge, PCI device and OS device
 };
 
 struct HwlocSource {

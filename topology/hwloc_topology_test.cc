@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -24,7 +25,9 @@ HwlocSource FsRoot(std::string path, HwlocIo io = HwlocIo::kNone) {
   return {.kind = HwlocSource::Kind::kFsRoot, .path = std::move(path), .io = io};
 }
 HwlocSource Xml(std::string path) {
-  return {.kind = HwlocSource::Kind::kXmlFile, .path = std::move(path), .io = HwlocIo::kPciAndOsDevices};
+  return {.kind = HwlocSource::Kind::kXmlFile,
+          .path = std::move(path),
+          .io = HwlocIo::kPciAndOsDevices};
 }
 
 TEST(HwlocTopologyTest, ReadsNumaNodesOfACapturedRoot) {
@@ -98,7 +101,8 @@ TEST(HwlocTopologyTest, ExportedXmlLoadsBackWithOsDevices) {
   ASSERT_NE(nic, t.devices.end());
   ASSERT_NE(nic->FindOsDevice(OsDeviceType::kOpenFabrics), nullptr);
   EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kOpenFabrics)->name, "mlx5_0");
-  EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kOpenFabrics)->info.at("NodeGUID"), "b83f:d203:00a1:0010");
+  EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kOpenFabrics)->info.at("NodeGUID"),
+            "b83f:d203:00a1:0010");
   EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kNetwork)->name, "ibp27s0");
   EXPECT_EQ(nic->local_cpus.ToListString(), "0-55,112-167");
 }
@@ -128,7 +132,8 @@ TEST(HwlocTopologyTest, ARootWithoutCpusNeverFallsBackToThisMachine) {
   tree.Dir("sys/bus/pci/devices");
   EXPECT_THAT(HwlocTopology::Load(FsRoot(dir.path())), StatusIs(absl::StatusCode::kNotFound));
   tree.Dir("sys/devices/system/cpu");  // present but empty
-  EXPECT_THAT(HwlocTopology::Load(FsRoot(dir.path())), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(HwlocTopology::Load(FsRoot(dir.path())),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(HwlocTopologyTest, LeavesTheEnvironmentAsItFoundIt) {

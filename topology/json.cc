@@ -1,12 +1,13 @@
 #include "topology/json.h"
 
 #include "spdlog/fmt/fmt.h"
+
 #include "topology/classify.h"
 
 namespace tessera::topology {
 namespace {
 
-using nlohmann::json;
+using json = Json;
 
 json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
@@ -17,9 +18,8 @@ std::string HexId(uint16_t id) { return fmt::format("0x{:04x}", id); }
 json DeviceToJson(const NodeTopology& t, const PciDevice& d) {
   json os_devices = json::array();
   for (const OsDevice& os : d.os_devices) {
-    os_devices.push_back({{"name", os.name},
-                          {"type", std::string(OsDeviceTypeName(os.type))},
-                          {"info", os.info}});
+    os_devices.push_back(
+        {{"name", os.name}, {"type", std::string(OsDeviceTypeName(os.type))}, {"info", os.info}});
   }
   return {
       {"kind", std::string(DeviceKindName(d.kind))},
@@ -95,14 +95,10 @@ json TopologyToJson(const NodeTopology& t) {
   json links = json::array();
   for (const Link& l : t.links) links.push_back(LinkToJson(t, l));
   return {
-      {"source", t.source},
-      {"hostname", OrNull(t.hostname)},
-      {"numaNodes", numa},
-      {"pcieRoots", roots},
-      {"bridges", bridges},
-      {"devices", devices},
-      {"links", links},
-      {"warnings", t.warnings},
+      {"source", t.source}, {"hostname", OrNull(t.hostname)},
+      {"numaNodes", numa},  {"pcieRoots", roots},
+      {"bridges", bridges}, {"devices", devices},
+      {"links", links},     {"warnings", t.warnings},
   };
 }
 

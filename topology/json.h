@@ -7,19 +7,23 @@
 #pragma once
 
 #include "nlohmann/json.hpp"
+
 #include "topology/model.h"
 
 namespace tessera::topology {
 
+// Keys keep the order documented in docs/topology.md.
+using Json = nlohmann::ordered_json;
+
 // {"source", "hostname", "numaNodes", "pcieRoots", "bridges", "devices",
 //  "links", "warnings"}
-nlohmann::json TopologyToJson(const NodeTopology& topology);
+Json TopologyToJson(const NodeTopology& topology);
 
 // One element of "devices".
-nlohmann::json DeviceToJson(const NodeTopology& topology, const PciDevice& device);
+Json DeviceToJson(const NodeTopology& topology, const PciDevice& device);
 
 // One element of "links": {"a": pciBusID, "b": pciBusID, "type": "PIX"}.
-nlohmann::json LinkToJson(const NodeTopology& topology, const Link& link);
+Json LinkToJson(const NodeTopology& topology, const Link& link);
 
 // "0x10de" (4 digits) / "0x0302" (class and subclass).
 std::string HexId(uint16_t id);

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/topology/sysfs_tree.h"
 #include "topology/loader.h"
 

@@ -6,7 +6,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test/fakes/base/temp_dir.h"
+
+#include "test/fakes/topology/sysfs_tree.h"
 #include "topology/loader.h"
 #include "topology/snapshot.h"
 
@@ -42,14 +43,15 @@ TEST(LiveHostTest, LoadsWithSaneInvariants) {
   }
   for (const Link& l : t->links) {
     EXPECT_LT(l.a, l.b);
-    EXPECT_EQ(l.type, t->Relation(t->devices[static_cast<size_t>(l.a)], t->devices[static_cast<size_t>(l.b)]));
+    EXPECT_EQ(l.type, t->Relation(t->devices[static_cast<size_t>(l.a)],
+                                  t->devices[static_cast<size_t>(l.b)]));
   }
 }
 
 TEST(LiveHostTest, SnapshotReloadsToTheSameModel) {
   auto live = LoadTopology(TopologySource::Live());
   ASSERT_TRUE(live.ok()) << live.status();
-  ::tessera::testing::TempDir dir;
+  ::tessera::testing::ScratchDir dir;
   auto stats = WriteSnapshot("/", dir.Sub("snap"));
   ASSERT_TRUE(stats.ok()) << stats.status();
   auto reloaded = LoadTopology(TopologySource::SysfsRoot(dir.Sub("snap")));

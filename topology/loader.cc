@@ -36,7 +36,8 @@ bool IsDir(const fs::path& p) {
 }
 
 void LogLoaded(const NodeTopology& t, std::chrono::steady_clock::time_point start) {
-  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+  const auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
   Log()->debug("loaded topology source={} numa_nodes={} devices={} links={} duration_ms={:.2f}",
                t.source, t.numa_nodes.size(), t.devices.size(), t.links.size(), ms.count());
   if (!t.warnings.empty()) {
@@ -51,8 +52,12 @@ void LogLoaded(const NodeTopology& t, std::chrono::steady_clock::time_point star
 TopologySource TopologySource::Live(std::string host_root) {
   return {Kind::kLive, std::move(host_root)};
 }
-TopologySource TopologySource::SysfsRoot(std::string dir) { return {Kind::kSysfsRoot, std::move(dir)}; }
-TopologySource TopologySource::HwlocXml(std::string file) { return {Kind::kHwlocXml, std::move(file)}; }
+TopologySource TopologySource::SysfsRoot(std::string dir) {
+  return {Kind::kSysfsRoot, std::move(dir)};
+}
+TopologySource TopologySource::HwlocXml(std::string file) {
+  return {Kind::kHwlocXml, std::move(file)};
+}
 
 std::string TopologySource::Label() const {
   switch (kind) {
@@ -72,7 +77,8 @@ absl::StatusOr<ResolvedSysfsRoot> ResolvedSysfsRoot::Resolve(const std::string& 
   if (!fs::exists(root, ec)) {
     return absl::NotFoundError(StrCat("sysfs root ", dir, ": no such directory"));
   }
-  if (!IsDir(root)) return absl::InvalidArgumentError(StrCat("sysfs root ", dir, ": not a directory"));
+  if (!IsDir(root))
+    return absl::InvalidArgumentError(StrCat("sysfs root ", dir, ": not a directory"));
   ResolvedSysfsRoot out;
   if (IsDir(root / "sys")) {
     out.hwloc_root_ = dir;
@@ -81,8 +87,8 @@ absl::StatusOr<ResolvedSysfsRoot> ResolvedSysfsRoot::Resolve(const std::string& 
     return out;
   }
   if (!IsDir(root / "devices") && !IsDir(root / "bus")) {
-    return absl::InvalidArgumentError(StrCat(
-        "sysfs root ", dir, ": holds neither sys/ nor a sysfs tree (devices/, bus/)"));
+    return absl::InvalidArgumentError(
+        StrCat("sysfs root ", dir, ": holds neither sys/ nor a sysfs tree (devices/, bus/)"));
   }
   // DIR is the sys directory itself.
   out.sys_dir_ = dir;
@@ -150,9 +156,8 @@ absl::StatusOr<NodeTopology> LoadTopologyFromSysfs(const SysfsReaders& readers,
                                                    std::string source_label) {
   const auto start = std::chrono::steady_clock::now();
   const std::string context = StrCat("load topology from ", source_label);
-  auto hwloc = HwlocTopology::Load({.kind = HwlocSource::Kind::kFsRoot,
-                                    .path = readers.hwloc_root,
-                                    .io = HwlocIo::kNone});
+  auto hwloc = HwlocTopology::Load(
+      {.kind = HwlocSource::Kind::kFsRoot, .path = readers.hwloc_root, .io = HwlocIo::kNone});
   if (!hwloc.ok()) return base::Annotate(hwloc.status(), context);
   NodeTopology t = (*hwloc)->Extract();
   t.source = std::move(source_label);
@@ -167,9 +172,11 @@ absl::StatusOr<NodeTopology> LoadTopologyFromSysfs(const SysfsReaders& readers,
   t.warnings.insert(t.warnings.end(), tree.warnings.begin(), tree.warnings.end());
 
   for (auto& [owner, os] : scan->os_devices) {
-    auto it = std::lower_bound(t.devices.begin(), t.devices.end(), owner,
-                               [](const PciDevice& d, const base::PciAddress& a) { return d.address < a; });
-    if (it == t.devices.end() || it->address != owner) continue;  // a bridge's, or a vanished device's
+    auto it = std::lower_bound(
+        t.devices.begin(), t.devices.end(), owner,
+        [](const PciDevice& d, const base::PciAddress& a) { return d.address < a; });
+    if (it == t.devices.end() || it->address != owner)
+      continue;  // a bridge's, or a vanished device's
     it->os_devices.push_back(std::move(os));
   }
 
@@ -190,7 +197,8 @@ absl::StatusOr<NodeTopology> LoadTopology(const TopologySource& source) {
       auto hwloc = HwlocTopology::Load({.kind = HwlocSource::Kind::kXmlFile,
                                         .path = source.path,
                                         .io = HwlocIo::kPciAndOsDevices});
-      if (!hwloc.ok()) return base::Annotate(hwloc.status(), StrCat("load topology from ", source.Label()));
+      if (!hwloc.ok())
+        return base::Annotate(hwloc.status(), StrCat("load topology from ", source.Label()));
       NodeTopology t = (*hwloc)->Extract();
       t.source = source.Label();
       FinalizeTopology(t, {});

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/sysfs.h"
 #include "topology/model.h"
 
@@ -57,9 +58,9 @@ absl::StatusOr<NodeTopology> LoadTopology(const TopologySource& source);
 // (test/fakes/base/faulty_sysfs.h) and for callers that own their seams.
 // `sys` and `proc` must outlive the call.
 struct SysfsReaders {
-  const base::Sysfs& sys;               // rooted at the sysfs root (bus/, class/, devices/)
-  const base::Sysfs* proc = nullptr;    // rooted at the procfs root, or null
-  std::string hwloc_root;               // the directory hwloc reads: it holds sys/
+  const base::Sysfs& sys;             // rooted at the sysfs root (bus/, class/, devices/)
+  const base::Sysfs* proc = nullptr;  // rooted at the procfs root, or null
+  std::string hwloc_root;             // the directory hwloc reads: it holds sys/
 };
 absl::StatusOr<NodeTopology> LoadTopologyFromSysfs(const SysfsReaders& readers,
                                                    std::string source_label);
@@ -95,6 +96,7 @@ class ResolvedSysfsRoot {
 // bridges and devices are filled and sorted: classification, the NUMA rule
 // (`sysfs_numa_node[i]` is device i's numa_node as read, or nullopt; an empty
 // vector means none for all), switch upstream ports, pcie_switch, links.
-void FinalizeTopology(NodeTopology& topology, const std::vector<std::optional<int>>& sysfs_numa_node);
+void FinalizeTopology(NodeTopology& topology,
+                      const std::vector<std::optional<int>>& sysfs_numa_node);
 
 }  // namespace tessera::topology

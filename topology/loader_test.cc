@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/faulty_sysfs.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
@@ -61,11 +62,11 @@ TEST_F(BundledNodeTest, InventoryMatchesTheGeneratedMachine) {
   EXPECT_THAT(t.warnings, IsEmpty());
   ASSERT_EQ(t.numa_nodes.size(), 2u);
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kGpu)),
-              ElementsAre("0000:1a:00.0", "0000:1e:00.0", "0000:3c:00.0", "0000:40:00.0", "0000:9c:00.0",
-                          "0000:a0:00.0", "0000:be:00.0", "0000:c2:00.0"));
+              ElementsAre("0000:1a:00.0", "0000:1e:00.0", "0000:3c:00.0", "0000:40:00.0",
+                          "0000:9c:00.0", "0000:a0:00.0", "0000:be:00.0", "0000:c2:00.0"));
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kRdma)),
-              ElementsAre("0000:1b:00.0", "0000:1f:00.0", "0000:3d:00.0", "0000:41:00.0", "0000:9d:00.0",
-                          "0000:a1:00.0", "0000:bf:00.0", "0000:c3:00.0"));
+              ElementsAre("0000:1b:00.0", "0000:1f:00.0", "0000:3d:00.0", "0000:41:00.0",
+                          "0000:9d:00.0", "0000:a1:00.0", "0000:bf:00.0", "0000:c3:00.0"));
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kNic)), ElementsAre("0000:20:00.0", "0000:20:00.1"));
   EXPECT_THAT(Bdfs(t.DevicesOfKind(DeviceKind::kNpu)), IsEmpty());
   // The BMC's VGA is no GPU, and its bridge is not a switch.
@@ -93,7 +94,9 @@ TEST_F(BundledNodeTest, NumaRootsAndSwitches) {
 
 TEST_F(BundledNodeTest, RelationsFollowTheWiring) {
   const NodeTopology& t = T();
-  auto rel = [&](std::string_view a, std::string_view b) { return t.Relation(Dev(t, a), Dev(t, b)); };
+  auto rel = [&](std::string_view a, std::string_view b) {
+    return t.Relation(Dev(t, a), Dev(t, b));
+  };
   EXPECT_EQ(rel("0000:1a:00.0", "0000:1b:00.0"), LinkType::kPix);   // GPU0-NIC0: one switch
   EXPECT_EQ(rel("0000:1a:00.0", "0000:1f:00.0"), LinkType::kPxb);   // GPU0-NIC1: two levels
   EXPECT_EQ(rel("0000:1a:00.0", "0000:1e:00.0"), LinkType::kPxb);   // GPU0-GPU1
@@ -104,7 +107,8 @@ TEST_F(BundledNodeTest, RelationsFollowTheWiring) {
   ASSERT_EQ(t.links.size(), 108u);
   for (const Link& l : t.links) {
     ASSERT_LT(l.a, l.b);
-    EXPECT_EQ(l.type, t.Relation(t.devices[static_cast<size_t>(l.a)], t.devices[static_cast<size_t>(l.b)]));
+    EXPECT_EQ(l.type,
+              t.Relation(t.devices[static_cast<size_t>(l.a)], t.devices[static_cast<size_t>(l.b)]));
   }
 }
 
@@ -127,7 +131,6 @@ TEST(LoaderTest, TheSysDirectoryItselfIsAccepted) {
   ASSERT_TRUE(sys_only.ok()) << sys_only.status();
   sys_only->source = whole->source;
   EXPECT_EQ(*sys_only, *whole);  // proc/ is found next to sys/
-
 }
 
 TEST(LoaderTest, ASysTreeUnderAnotherNameGetsATemporaryRoot) {
@@ -183,12 +186,24 @@ TEST(LoaderTest, DegradedValuesBecomeWarnings) {
   TempDir dir;
   SysfsTree tree(dir.path());
   tree.AddCpus(8, 2);
-  tree.AddPci({.bdf = "0000:00:01.0", .vendor = 0x10de, .device = 0x2330, .class_code = 0x030200,
-               .numa_node = "7\n", .local_cpulist = "0-3\n"});
-  tree.AddPci({.bdf = "0000:00:02.0", .vendor = 0x15b3, .device = 0x1021, .class_code = 0x020700,
-               .numa_node = "-1\n", .local_cpulist = "0-7\n"});
-  tree.AddPci({.bdf = "0000:00:03.0", .vendor = 0x15b3, .device = 0x1021, .class_code = 0x020700,
-               .numa_node = "x\n", .local_cpulist = "4-5\n"});
+  tree.AddPci({.bdf = "0000:00:01.0",
+               .vendor = 0x10de,
+               .device = 0x2330,
+               .class_code = 0x030200,
+               .numa_node = "7\n",
+               .local_cpulist = "0-3\n"});
+  tree.AddPci({.bdf = "0000:00:02.0",
+               .vendor = 0x15b3,
+               .device = 0x1021,
+               .class_code = 0x020700,
+               .numa_node = "-1\n",
+               .local_cpulist = "0-7\n"});
+  tree.AddPci({.bdf = "0000:00:03.0",
+               .vendor = 0x15b3,
+               .device = 0x1021,
+               .class_code = 0x020700,
+               .numa_node = "x\n",
+               .local_cpulist = "4-5\n"});
   auto t = LoadTopology(TopologySource::SysfsRoot(dir.path()));
   ASSERT_TRUE(t.ok()) << t.status();
   // A node the machine lacks: unknown, said so.
@@ -223,6 +238,44 @@ TEST(LoaderTest, AVanishedDeviceIsLeftOutNotFatal) {
   EXPECT_EQ(t->DevicesOfKind(DeviceKind::kRdma).size(), 7u);
   EXPECT_THAT(t->warnings, Contains(HasSubstr("0000:1f:00.0: vanished during the scan")));
   EXPECT_EQ(t->links.size(), 8u * 9u + 28u);
+}
+
+// A real node: the single-H100 KVM guest this project was lent, snapshotted
+// with node-debug (test/testdata/nodes/README.md).
+TEST(LoaderTest, RealH100VirtualMachineSnapshot) {
+  const std::string dir = std::string(TESSERA_SOURCE_DIR) + "/test/testdata/nodes/h100-vm";
+  auto t = LoadTopology(TopologySource::SysfsRoot(dir));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->warnings, IsEmpty());
+  ASSERT_EQ(t->numa_nodes.size(), 1u);
+  EXPECT_EQ(t->numa_nodes[0].cpus.ToListString(), "0-15");
+  ASSERT_EQ(t->DevicesOfKind(DeviceKind::kGpu).size(), 1u);
+  const PciDevice& gpu = *t->DevicesOfKind(DeviceKind::kGpu)[0];
+  EXPECT_EQ(gpu.address, Addr("0000:00:06.0"));
+  EXPECT_EQ(gpu.driver, "nvidia");
+  // numa_node is -1 on this guest: its one NUMA node covers the local CPUs.
+  EXPECT_THAT(gpu.numa_node, Optional(0));
+  EXPECT_EQ(t->PcieRootName(gpu), "pci0000:00");
+  EXPECT_EQ(gpu.pcie_switch, std::nullopt);
+  ASSERT_NE(gpu.FindOsDevice(OsDeviceType::kGpu), nullptr);
+  EXPECT_EQ(gpu.FindOsDevice(OsDeviceType::kGpu)->name, "nvidia0");
+  EXPECT_EQ(gpu.FindOsDevice(OsDeviceType::kGpu)->info.at("GPUModel"), "NVIDIA H100 80GB HBM3");
+  // virtio-net on the same root bus: PHB.
+  ASSERT_EQ(t->links.size(), 1u);
+  EXPECT_EQ(t->links[0].type, LinkType::kPhb);
+  EXPECT_EQ(
+      t->devices[static_cast<size_t>(t->links[0].a)].FindOsDevice(OsDeviceType::kNetwork)->name,
+      "eth0");
+
+  // hwloc's export of the same machine gives the same inventory and relation.
+  auto x = LoadTopology(TopologySource::HwlocXml(dir + "/hwloc.xml"));
+  ASSERT_TRUE(x.ok()) << x.status();
+  ASSERT_EQ(x->devices.size(), t->devices.size());
+  for (size_t i = 0; i < x->devices.size(); ++i) {
+    EXPECT_EQ(x->devices[i].kind, t->devices[i].kind) << x->devices[i].address.ToString();
+    EXPECT_EQ(x->devices[i].numa_node, t->devices[i].numa_node);
+  }
+  EXPECT_EQ(x->links, t->links);
 }
 
 TEST(LoaderTest, SourceLabels) {

@@ -17,9 +17,8 @@ std::vector<int> ChainOf(const NodeTopology& t, const PciDevice& d) {
   std::vector<int> chain;  // nearest first
   int b = d.parent_bridge;
   // Bounded by the number of bridges: a malformed parent loop cannot hang us.
-  for (size_t guard = 0; b >= 0 && b < static_cast<int>(t.bridges.size()) &&
-                         guard <= t.bridges.size();
-       ++guard) {
+  for (size_t guard = 0;
+       b >= 0 && b < static_cast<int>(t.bridges.size()) && guard <= t.bridges.size(); ++guard) {
     chain.push_back(b);
     b = t.bridges[static_cast<size_t>(b)].parent;
   }
@@ -120,7 +119,8 @@ void MarkSwitchUpstreamPorts(std::vector<PciBridge>& bridges) {
   }
   // Bridges on a parent cycle (malformed input) are never reached from a top.
   for (size_t i = 0; i < n; ++i) {
-    if (!seen[i]) bridges[i].switch_upstream = bridges[i].port_type == PciePortType::kSwitchUpstream;
+    if (!seen[i])
+      bridges[i].switch_upstream = bridges[i].port_type == PciePortType::kSwitchUpstream;
   }
 }
 

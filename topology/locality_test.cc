@@ -203,7 +203,8 @@ class RelationTest : public ::testing::Test {
     device("0000:99:00.0", 2, -1, DeviceKind::kOther, 1);  // 6 NVMe
   }
   LinkType Rel(int a, int b) {
-    return RelationBetween(t_, t_.devices[static_cast<size_t>(a)], t_.devices[static_cast<size_t>(b)]);
+    return RelationBetween(t_, t_.devices[static_cast<size_t>(a)],
+                           t_.devices[static_cast<size_t>(b)]);
   }
   NodeTopology t_;
 };
@@ -213,9 +214,9 @@ TEST_F(RelationTest, FollowsNvidiaSmiMeanings) {
   EXPECT_EQ(Rel(1, 0), LinkType::kPix);  // symmetric
   EXPECT_EQ(Rel(0, 2), LinkType::kPxb);  // common U1, GPU0 has 3 bridges below it
   EXPECT_EQ(Rel(1, 2), LinkType::kPxb);
-  EXPECT_EQ(Rel(0, 3), LinkType::kPhb);  // same root complex, different root ports
-  EXPECT_EQ(Rel(0, 4), LinkType::kNode); // different roots, both on node 0
-  EXPECT_EQ(Rel(0, 5), LinkType::kSys);  // node 0 vs node 1
+  EXPECT_EQ(Rel(0, 3), LinkType::kPhb);   // same root complex, different root ports
+  EXPECT_EQ(Rel(0, 4), LinkType::kNode);  // different roots, both on node 0
+  EXPECT_EQ(Rel(0, 5), LinkType::kSys);   // node 0 vs node 1
 }
 
 TEST_F(RelationTest, UsesCpuLocalityWhenTheNumaNodeIsUnknown) {
@@ -246,9 +247,10 @@ TEST_F(RelationTest, LinksCoverAcceleratorPairsOnly) {
     EXPECT_EQ(l.type, Rel(l.a, l.b));
   }
   // GPU0, GPU1, NPU x (each other and every NIC); no NIC-NIC pair, no NVMe.
-  EXPECT_THAT(pairs, ElementsAre(std::pair(0, 1), std::pair(0, 2), std::pair(0, 3), std::pair(0, 4),
-                                 std::pair(0, 5), std::pair(1, 2), std::pair(1, 4), std::pair(2, 3),
-                                 std::pair(2, 4), std::pair(2, 5), std::pair(3, 4), std::pair(4, 5)));
+  EXPECT_THAT(pairs,
+              ElementsAre(std::pair(0, 1), std::pair(0, 2), std::pair(0, 3), std::pair(0, 4),
+                          std::pair(0, 5), std::pair(1, 2), std::pair(1, 4), std::pair(2, 3),
+                          std::pair(2, 4), std::pair(2, 5), std::pair(3, 4), std::pair(4, 5)));
 }
 
 }  // namespace

@@ -90,9 +90,9 @@ const OsDevice* PciDevice::FindOsDevice(OsDeviceType type) const {
 
 const PciDevice* NodeTopology::FindDevice(const base::PciAddress& address) const {
   // devices is sorted by address (loader.h guarantees it).
-  auto it = std::lower_bound(
-      devices.begin(), devices.end(), address,
-      [](const PciDevice& d, const base::PciAddress& a) { return d.address < a; });
+  auto it =
+      std::lower_bound(devices.begin(), devices.end(), address,
+                       [](const PciDevice& d, const base::PciAddress& a) { return d.address < a; });
   if (it != devices.end() && it->address == address) return &*it;
   return nullptr;
 }

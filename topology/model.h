@@ -81,7 +81,7 @@ struct OsDevice {
 };
 
 struct NumaNode {
-  int id = -1;               // OS index (node<id> in sysfs)
+  int id = -1;  // OS index (node<id> in sysfs)
   base::CpuSet cpus;
   uint64_t memory_bytes = 0;
   // SLIT distances to every NUMA node of the model, in the order of
@@ -130,7 +130,7 @@ struct PciDevice {
   uint32_t class_code = 0;  // 24-bit class/subclass/prog-if, e.g. 0x030200
   std::string vendor_name;  // from hwloc's pci.ids lookup where known
   std::string device_name;
-  std::string driver;       // bound kernel driver ("nvidia", "mlx5_core"); "" when unknown
+  std::string driver;  // bound kernel driver ("nvidia", "mlx5_core"); "" when unknown
 
   DeviceKind kind = DeviceKind::kOther;
 

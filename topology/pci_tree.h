@@ -33,8 +33,8 @@ struct PciFunction {
   uint16_t subsystem_vendor_id = 0;
   uint16_t subsystem_device_id = 0;
   uint32_t class_code = 0;
-  uint8_t secondary_bus = 0;    // bridges only
-  uint8_t subordinate_bus = 0;  // bridges only
+  uint8_t secondary_bus = 0;                        // bridges only
+  uint8_t subordinate_bus = 0;                      // bridges only
   PciePortType port_type = PciePortType::kUnknown;  // bridges only
 
   std::string driver;

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::topology {
@@ -34,8 +35,8 @@ TEST(ParseRootNameTest, ParsesRootComplexNames) {
   ASSERT_TRUE(vmd.ok());
   EXPECT_EQ(vmd->domain, 0x10000u);
   EXPECT_EQ(vmd->bus, 0xe0);
-  for (std::string_view bad : {"", "pci", "pci0000", "pci0000:", "0000:40", "pci0x00:40", "pci0000:400",
-                               "pcigggg:40", "platform"}) {
+  for (std::string_view bad : {"", "pci", "pci0000", "pci0000:", "0000:40", "pci0x00:40",
+                               "pci0000:400", "pcigggg:40", "platform"}) {
     EXPECT_THAT(ParseRootName(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
 }

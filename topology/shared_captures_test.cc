@@ -2,18 +2,19 @@
 // exports and two sysfs tarballs, each with a truth.json transcribed from
 // hwloc's own output. Skipped, saying so, when the folder is absent.
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 
-#include "base/command_runner.h"
-#include "base/json_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/command_runner.h"
+#include "base/json_util.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "topology/loader.h"
@@ -39,7 +40,8 @@ class SharedCaptureTest : public ::testing::TestWithParam<Capture> {
  protected:
   void SetUp() override {
     const std::string shared = ::tessera::testing::SharedTopologiesDir();
-    if (shared.empty()) GTEST_SKIP() << "../shared/topologies is absent; real-capture tests skipped";
+    if (shared.empty())
+      GTEST_SKIP() << "../shared/topologies is absent; real-capture tests skipped";
     const Capture& c = GetParam();
     const std::string folder = shared + "/" + c.folder;
     auto truth = base::json::Parse(ReadFile(folder + "/truth.json"), "truth.json");
@@ -72,15 +74,15 @@ class SharedCaptureTest : public ::testing::TestWithParam<Capture> {
     return out;
   }
 
-  // Unpacks a capture into a temporary directory once per test process (file
-  // creation can be slow on shared CI disks) and returns its fake root: the
-  // single top folder inside the tarball.
+  // Unpacks a capture into a scratch directory (tmpfs when available: file
+  // creation can be slow on shared CI disks) once per test process and
+  // returns its fake root: the single top folder inside the tarball.
   static absl::StatusOr<std::string> ExtractOnce(const std::string& tarball) {
     // Destroyed at exit, which removes the directories.
     static std::map<std::string, std::string> extracted;
-    static std::vector<std::unique_ptr<::tessera::testing::TempDir>> dirs;
+    static std::vector<std::unique_ptr<::tessera::testing::ScratchDir>> dirs;
     if (auto it = extracted.find(tarball); it != extracted.end()) return it->second;
-    auto& dir = dirs.emplace_back(std::make_unique<::tessera::testing::TempDir>());
+    auto& dir = dirs.emplace_back(std::make_unique<::tessera::testing::ScratchDir>());
     base::ProcessCommandRunner runner;
     auto result = runner.Run({.argv = {"tar", "-xjf", tarball, "-C", dir->path()},
                               .timeout = std::chrono::seconds(120)});
@@ -198,8 +200,8 @@ INSTANTIATE_TEST_SUITE_P(
     Captures, SharedCaptureTest,
     ::testing::Values(Capture{"xml-psmgmt-jurecadc-4xa100-4xhdr", "topo.jrc0323.xml", false},
                       Capture{"xml-mpibind-corona-8xmi50", "epyc-corona-p2.xml", false},
-                      Capture{"hwloc-32em64t-2n8c-mlx4-mic-nvme", "32em64t-2n8c+dax+nvme+mic+dimms.tar.bz2",
-                              true},
+                      Capture{"hwloc-32em64t-2n8c-mlx4-mic-nvme",
+                              "32em64t-2n8c+dax+nvme+mic+dimms.tar.bz2", true},
                       Capture{"hwloc-64amd64-4s-8numa", "64amd64-4s2n4ca2co.tar.bz2", true}),
     [](const ::testing::TestParamInfo<Capture>& param_info) {
       std::string name = param_info.param.folder;
@@ -215,7 +217,8 @@ class SharedSwitchTest : public ::testing::Test {
  protected:
   void SetUp() override {
     shared_ = ::tessera::testing::SharedTopologiesDir();
-    if (shared_.empty()) GTEST_SKIP() << "../shared/topologies is absent; real-capture tests skipped";
+    if (shared_.empty())
+      GTEST_SKIP() << "../shared/topologies is absent; real-capture tests skipped";
   }
   static std::optional<std::string> Switch(const NodeTopology& t, std::string_view bdf) {
     const PciDevice* d = t.FindDevice(*base::PciAddress::Parse(bdf));
@@ -227,7 +230,8 @@ class SharedSwitchTest : public ::testing::Test {
 };
 
 TEST_F(SharedSwitchTest, JurecaPairsShareAPexSwitch) {
-  auto t = LoadTopology(TopologySource::HwlocXml(shared_ + "/xml-psmgmt-jurecadc-4xa100-4xhdr/topo.jrc0323.xml"));
+  auto t = LoadTopology(
+      TopologySource::HwlocXml(shared_ + "/xml-psmgmt-jurecadc-4xa100-4xhdr/topo.jrc0323.xml"));
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(Switch(*t, "0000:44:00.0"), "0000:41:00.0");
   EXPECT_EQ(Switch(*t, "0000:43:00.0"), "0000:41:00.0");
@@ -237,7 +241,8 @@ TEST_F(SharedSwitchTest, JurecaPairsShareAPexSwitch) {
 }
 
 TEST_F(SharedSwitchTest, CoronaGpuSwitchesAndThePericomSwitch) {
-  auto t = LoadTopology(TopologySource::HwlocXml(shared_ + "/xml-mpibind-corona-8xmi50/epyc-corona-p2.xml"));
+  auto t = LoadTopology(
+      TopologySource::HwlocXml(shared_ + "/xml-mpibind-corona-8xmi50/epyc-corona-p2.xml"));
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(Switch(*t, "0000:03:00.0"), "0000:01:00.0");  // MI50's own 1002:14a0
   EXPECT_EQ(Switch(*t, "0000:e7:00.1"), "0000:e4:00.0");  // Pericom 12d8:2404

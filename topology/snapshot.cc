@@ -188,10 +188,11 @@ void Replay(const Recorded& r, std::string_view prefix, Writer& w) {
 // write-only or noisy to read.
 bool SkippedName(std::string_view name) {
   static const std::set<std::string_view> kSkip = {
-      "cpufreq",  "cpuidle",     "power",          "hotplug",          "microcode",
-      "uevent",   "crash_notes", "crash_notes_size", "thermal_throttle", "vulnerabilities",
-      "intel_pstate", "amd_pstate", "compact",     "reclaim",          "vmstat",
-      "numastat", "modalias"};
+      "cpufreq",          "cpuidle",         "power",        "hotplug",
+      "microcode",        "uevent",          "crash_notes",  "crash_notes_size",
+      "thermal_throttle", "vulnerabilities", "intel_pstate", "amd_pstate",
+      "compact",          "reclaim",         "vmstat",       "numastat",
+      "modalias"};
   return kSkip.count(name) > 0;
 }
 
@@ -243,9 +244,8 @@ absl::StatusOr<SnapshotStats> WriteSnapshotFrom(const base::Sysfs& sys, const ba
                                                 const std::string& out_dir) {
   // The hwloc export first: it fails on a root hwloc cannot use, before
   // anything is written.
-  auto hwloc = HwlocTopology::Load({.kind = HwlocSource::Kind::kFsRoot,
-                                    .path = hwloc_root,
-                                    .io = HwlocIo::kPciAndOsDevices});
+  auto hwloc = HwlocTopology::Load(
+      {.kind = HwlocSource::Kind::kFsRoot, .path = hwloc_root, .io = HwlocIo::kPciAndOsDevices});
   if (!hwloc.ok()) return base::Annotate(hwloc.status(), "write snapshot");
   auto xml = (*hwloc)->ExportXml();
   if (!xml.ok()) return base::Annotate(xml.status(), "write snapshot");

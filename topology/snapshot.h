@@ -24,6 +24,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "base/sysfs.h"
 
 namespace tessera::topology {

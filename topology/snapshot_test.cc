@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -17,6 +18,7 @@ namespace tessera::topology {
 namespace {
 
 using ::tessera::testing::BundledNodeDir;
+using ::tessera::testing::ScratchDir;
 using ::tessera::testing::StatusIs;
 using ::tessera::testing::SysfsTree;
 using ::tessera::testing::TempDir;
@@ -42,7 +44,7 @@ TEST(SnapshotTest, BundledNodeRoundTrips) {
   auto original = LoadTopology(TopologySource::SysfsRoot(BundledNodeDir()));
   ASSERT_TRUE(original.ok()) << original.status();
 
-  TempDir dir;
+  ScratchDir dir;
   const std::string out = dir.Sub("snap");
   auto stats = WriteSnapshot(BundledNodeDir(), out);
   ASSERT_TRUE(stats.ok()) << stats.status();
@@ -71,7 +73,7 @@ TEST(SnapshotTest, BundledNodeRoundTrips) {
 }
 
 TEST(SnapshotTest, SnapshotOfASnapshotIsTheSame) {
-  TempDir dir;
+  ScratchDir dir;
   ASSERT_TRUE(WriteSnapshot(BundledNodeDir(), dir.Sub("one")).ok());
   ASSERT_TRUE(WriteSnapshot(dir.Sub("one"), dir.Sub("two")).ok());
   auto one = LoadTopology(TopologySource::SysfsRoot(dir.Sub("one")));
@@ -123,7 +125,8 @@ TEST(SnapshotTest, UnwritableDestinationIsAnError) {
 
 TEST(SnapshotTest, UnusableSourceWritesNothing) {
   TempDir dir;
-  EXPECT_THAT(WriteSnapshot("/nonexistent/root", dir.Sub("snap")), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(WriteSnapshot("/nonexistent/root", dir.Sub("snap")),
+              StatusIs(absl::StatusCode::kNotFound));
   EXPECT_FALSE(fs::exists(dir.Sub("snap")));
 }
 

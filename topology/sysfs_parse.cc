@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/parse.h"
 #include "base/strings.h"
-#include "spdlog/fmt/fmt.h"
 #include "topology/pci_tree.h"
 
 namespace tessera::topology {
@@ -22,10 +23,10 @@ constexpr size_t kDeviceId = 0x02;
 constexpr size_t kStatus = 0x06;
 constexpr size_t kClassRevision = 0x08;
 constexpr size_t kHeaderType = 0x0e;
-constexpr size_t kSecondaryBus = 0x19;    // type 1
-constexpr size_t kSubordinateBus = 0x1a;  // type 1
-constexpr size_t kSubsystemVendor = 0x2c; // type 0
-constexpr size_t kSubsystemId = 0x2e;     // type 0
+constexpr size_t kSecondaryBus = 0x19;     // type 1
+constexpr size_t kSubordinateBus = 0x1a;   // type 1
+constexpr size_t kSubsystemVendor = 0x2c;  // type 0
+constexpr size_t kSubsystemId = 0x2e;      // type 0
 constexpr size_t kCapabilityPointer = 0x34;
 constexpr size_t kHeaderBytes = 64;
 constexpr uint16_t kStatusCapList = 0x10;
@@ -118,9 +119,8 @@ absl::StatusOr<PciConfig> ParsePciConfig(std::string_view b) {
   PciConfig c;
   c.vendor_id = Le16(b, kVendorId);
   if (c.vendor_id == 0xffff || c.vendor_id == 0x0000) {
-    return absl::InvalidArgumentError(
-        base::StrCat("pci config: vendor id 0x", fmt::format("{:04x}", c.vendor_id),
-                     " (no device answered)"));
+    return absl::InvalidArgumentError(base::StrCat(
+        "pci config: vendor id 0x", fmt::format("{:04x}", c.vendor_id), " (no device answered)"));
   }
   c.device_id = Le16(b, kDeviceId);
   c.class_code = (static_cast<uint32_t>(U8(b, kClassRevision + 3)) << 16) |
@@ -197,8 +197,8 @@ absl::StatusOr<OsDevice> ParseNvidiaGpuInformation(std::string_view text) {
   }
   auto minor = base::ParseUint64(it->second);
   if (!minor.ok() || *minor > 255) {
-    return absl::InvalidArgumentError(base::StrCat("nvidia gpu information: invalid Device Minor ",
-                                                   base::Quote(it->second)));
+    return absl::InvalidArgumentError(
+        base::StrCat("nvidia gpu information: invalid Device Minor ", base::Quote(it->second)));
   }
   OsDevice os;
   os.name = base::StrCat("nvidia", *minor);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/pci_address.h"
 #include "topology/model.h"
 

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
 
@@ -30,7 +31,8 @@ TEST(NormalizeLinkTargetTest, JoinsRelativeTargets) {
       {"class/net", "../../devices/virtual/net/lo", "devices/virtual/net/lo"},
       {"class/net", "./../../devices//x/", "devices/x"},
       // Absolute targets name the host's /sys and are re-anchored at the root.
-      {"bus/pci/devices", "/sys/devices/pci0000:00/0000:00:02.0", "devices/pci0000:00/0000:00:02.0"},
+      {"bus/pci/devices", "/sys/devices/pci0000:00/0000:00:02.0",
+       "devices/pci0000:00/0000:00:02.0"},
       {"bus/pci/devices", "/devices/pci0000:00", "devices/pci0000:00"},
       // Climbing above the root is refused.
       {"class/net", "../../../../etc", std::nullopt},
@@ -41,8 +43,9 @@ TEST(NormalizeLinkTargetTest, JoinsRelativeTargets) {
 }
 
 TEST(ParsePciDevicePathTest, GivesRootAndUpstreamChain) {
-  auto path = ParsePciDevicePath("devices/pci0000:40/0000:40:01.1/0000:41:00.0/0000:42:01.0/0000:44:00.0",
-                                 Addr("0000:44:00.0"));
+  auto path =
+      ParsePciDevicePath("devices/pci0000:40/0000:40:01.1/0000:41:00.0/0000:42:01.0/0000:44:00.0",
+                         Addr("0000:44:00.0"));
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(path->root_name, "pci0000:40");
   EXPECT_THAT(path->upstream,
@@ -53,9 +56,9 @@ TEST(ParsePciDevicePathTest, SkipsNonPciComponentsBelowTheRoot) {
   // A device behind an Intel VMD controller: its own root "pci10000:e0" sits
   // below the VMD function; pcieRoot stays the outer root, as upstream
   // Kubernetes' deviceattribute helper computes it.
-  auto path = ParsePciDevicePath(
-      "devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:1d.0/10000:e1:00.0",
-      Addr("10000:e1:00.0"));
+  auto path =
+      ParsePciDevicePath("devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:1d.0/10000:e1:00.0",
+                         Addr("10000:e1:00.0"));
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(path->root_name, "pci0000:00");
   EXPECT_THAT(path->upstream, ElementsAre(Addr("0000:00:0e.0"), Addr("10000:e0:1d.0")));
@@ -67,7 +70,8 @@ TEST(ParsePciDevicePathTest, RejectsPathsThatDoNotNameTheDevice) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not end")));
   EXPECT_THAT(ParsePciDevicePath("devices/platform/0000:82:00.0", self),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("root complex")));
-  EXPECT_THAT(ParsePciDevicePath("0000:82:00.0", self), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParsePciDevicePath("0000:82:00.0", self),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParsePciDevicePath("", self), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -82,8 +86,11 @@ TEST(OwnerPciAddressTest, FindsTheOwningFunction) {
 }
 
 TEST(ParsePciConfigTest, ReadsEndpointHeader) {
-  std::string bytes = PciConfigBytes({.vendor = 0x10de, .device = 0x2330, .class_code = 0x030200,
-                                      .subsystem_vendor = 0x10de, .subsystem_device = 0x16c1,
+  std::string bytes = PciConfigBytes({.vendor = 0x10de,
+                                      .device = 0x2330,
+                                      .class_code = 0x030200,
+                                      .subsystem_vendor = 0x10de,
+                                      .subsystem_device = 0x16c1,
                                       .port_type = 0});
   auto c = ParsePciConfig(bytes);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -102,12 +109,17 @@ TEST(ParsePciConfigTest, ReadsBridgeBusesAndPortType) {
     int port_type;
     PciePortType want;
   };
-  for (const Case& c : {Case{4, PciePortType::kRootPort}, Case{5, PciePortType::kSwitchUpstream},
-                        Case{6, PciePortType::kSwitchDownstream},
-                        Case{7, PciePortType::kPcieToPciBridge}, Case{8, PciePortType::kPciToPcieBridge}}) {
-    auto parsed = ParsePciConfig(PciConfigBytes({.vendor = 0x1000, .device = 0xc030,
-                                                 .class_code = 0x060400, .bridge = true, .bus = 0x41,
-                                                 .secondary = 0x42, .subordinate = 0x45,
+  for (const Case& c :
+       {Case{4, PciePortType::kRootPort}, Case{5, PciePortType::kSwitchUpstream},
+        Case{6, PciePortType::kSwitchDownstream}, Case{7, PciePortType::kPcieToPciBridge},
+        Case{8, PciePortType::kPciToPcieBridge}}) {
+    auto parsed = ParsePciConfig(PciConfigBytes({.vendor = 0x1000,
+                                                 .device = 0xc030,
+                                                 .class_code = 0x060400,
+                                                 .bridge = true,
+                                                 .bus = 0x41,
+                                                 .secondary = 0x42,
+                                                 .subordinate = 0x45,
                                                  .port_type = c.port_type}));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(parsed->header_type, 1);
@@ -120,9 +132,15 @@ TEST(ParsePciConfigTest, ReadsBridgeBusesAndPortType) {
 TEST(ParsePciConfigTest, PortTypeUnknownWhenOnlyTheHeaderIsReadable) {
   // Unprivileged reads of sysfs config stop at 64 bytes: the capability at
   // 0x40 is out of reach.
-  auto c = ParsePciConfig(PciConfigBytes({.vendor = 0x8086, .device = 0x3c06, .class_code = 0x060400,
-                                          .bridge = true, .bus = 0x80, .secondary = 0x82,
-                                          .subordinate = 0x82, .port_type = 4, .size = 64}));
+  auto c = ParsePciConfig(PciConfigBytes({.vendor = 0x8086,
+                                          .device = 0x3c06,
+                                          .class_code = 0x060400,
+                                          .bridge = true,
+                                          .bus = 0x80,
+                                          .secondary = 0x82,
+                                          .subordinate = 0x82,
+                                          .port_type = 4,
+                                          .size = 64}));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->secondary_bus, 0x82);
   EXPECT_FALSE(c->is_pcie);
@@ -139,8 +157,8 @@ TEST(ParsePciConfigTest, RejectsShortAndAbsentDevices) {
 }
 
 TEST(ParsePciConfigTest, SurvivesCapabilityLoopsAndBadPointers) {
-  std::string c = PciConfigBytes({.vendor = 0x8086, .device = 0x1, .class_code = 0x060400,
-                                  .bridge = true, .port_type = 4});
+  std::string c = PciConfigBytes(
+      {.vendor = 0x8086, .device = 0x1, .class_code = 0x060400, .bridge = true, .port_type = 4});
   // A capability that points at itself, never reaching a PCIe capability.
   c[0x40] = 0x01;  // power management
   c[0x41] = 0x40;
@@ -186,9 +204,10 @@ TEST(ParseNumaNodeValueTest, RejectsGarbage) {
 }
 
 TEST(ParseKeyValueLinesTest, SplitsAtTheFirstColon) {
-  EXPECT_THAT(ParseKeyValueLines("Model: \t\t NVIDIA H100\nBus Location: \t 0000:1a:00.0\nnoise\n:x\n"),
-              ::testing::UnorderedElementsAre(::testing::Pair("Model", "NVIDIA H100"),
-                                              ::testing::Pair("Bus Location", "0000:1a:00.0")));
+  EXPECT_THAT(
+      ParseKeyValueLines("Model: \t\t NVIDIA H100\nBus Location: \t 0000:1a:00.0\nnoise\n:x\n"),
+      ::testing::UnorderedElementsAre(::testing::Pair("Model", "NVIDIA H100"),
+                                      ::testing::Pair("Bus Location", "0000:1a:00.0")));
 }
 
 TEST(ParseNvidiaGpuInformationTest, BuildsTheDeviceNode) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 #include "base/cpu_set.h"
 #include "base/log.h"
@@ -57,8 +56,9 @@ bool NaturalLess(const std::string& a, const std::string& b) {
 }
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
 }
 bool NameIs(std::string_view name, std::string_view prefix) {
   return base::StartsWith(name, prefix) && AllDigits(name.substr(prefix.size()));
@@ -81,21 +81,33 @@ struct ClassSource {
 
 const std::vector<ClassSource>& ClassSources() {
   static const auto* sources = new std::vector<ClassSource>{
-      {"infiniband", OsDeviceType::kOpenFabrics, [](std::string_view) { return true; },
+      {"infiniband",
+       OsDeviceType::kOpenFabrics,
+       [](std::string_view) { return true; },
        {{"node_guid", "NodeGUID"}, {"sys_image_guid", "SysImageGUID"}}},
-      {"net", OsDeviceType::kNetwork, [](std::string_view) { return true; }, {{"address", "Address"}}},
-      {"infiniband_verbs", OsDeviceType::kOther,
+      {"net",
+       OsDeviceType::kNetwork,
+       [](std::string_view) { return true; },
+       {{"address", "Address"}}},
+      {"infiniband_verbs",
+       OsDeviceType::kOther,
        [](std::string_view n) { return NameIs(n, "uverbs"); },
        {{"ibdev", "IBDev"}, {"dev", "Dev"}}},
-      {"infiniband_mad", OsDeviceType::kOther,
+      {"infiniband_mad",
+       OsDeviceType::kOther,
        [](std::string_view n) { return NameIs(n, "umad") || NameIs(n, "issm"); },
        {{"ibdev", "IBDev"}, {"port", "Port"}, {"dev", "Dev"}}},
-      {"drm", OsDeviceType::kGpu,
+      {"drm",
+       OsDeviceType::kGpu,
        [](std::string_view n) { return NameIs(n, "card") || NameIs(n, "renderD"); },
        {{"dev", "Dev"}}},
-      {"accel", OsDeviceType::kCoprocessor, [](std::string_view n) { return NameIs(n, "accel"); },
+      {"accel",
+       OsDeviceType::kCoprocessor,
+       [](std::string_view n) { return NameIs(n, "accel"); },
        {{"dev", "Dev"}}},
-      {"habanalabs", OsDeviceType::kCoprocessor, [](std::string_view n) { return NameIs(n, "hl"); },
+      {"habanalabs",
+       OsDeviceType::kCoprocessor,
+       [](std::string_view n) { return NameIs(n, "hl"); },
        {{"dev", "Dev"}}},
       {"mic", OsDeviceType::kCoprocessor, [](std::string_view n) { return NameIs(n, "mic"); }, {}},
   };
@@ -139,7 +151,8 @@ class Reader {
     if (auto link = sys_.ReadLink(dir); link.ok()) {
       std::optional<std::string> canonical = NormalizeLinkTarget(kPciDevices, *link);
       if (!canonical) {
-        Warn(StrCat(id, ": device link ", base::Quote(*link, 160), " escapes the sysfs root; skipped"));
+        Warn(StrCat(id, ": device link ", base::Quote(*link, 160),
+                    " escapes the sysfs root; skipped"));
         return false;
       }
       dir = *canonical;
@@ -158,47 +171,36 @@ class Reader {
       return false;
     } else {
       // Not a link: a capture copied as plain directories.
-      Warn(StrCat(id, ": bus/pci/devices entry is not a link; root complex and upstream "
-                      "bridges unknown"));
+      Warn(StrCat(id,
+                  ": bus/pci/devices entry is not a link; root complex and upstream "
+                  "bridges unknown"));
     }
 
-    auto listing = sys_.ListDir(dir);
-    if (!listing.ok()) {
-      Warn(StrCat(id, absl::IsNotFound(listing.status()) ? ": vanished during the scan; skipped"
-                                                         : StrCat(": ", base::Std(listing.status().message()), "; skipped")));
-      return false;
-    }
-    const std::set<std::string> present(listing->begin(), listing->end());
+    // Attributes are read without listing the directory first: an absent
+    // optional attribute is a NotFound, and a function whose identity is
+    // gone entirely has vanished.
     auto path = [&](std::string_view attr) { return StrCat(dir, "/", attr); };
-    auto has = [&](std::string_view attr) { return present.count(std::string(attr)) > 0; };
+    if (!ReadIdentity(id, dir, f)) return false;
 
-    if (!ReadIdentity(id, dir, present, f)) return false;
-
-    if (has("numa_node")) {
-      if (auto raw = sys_.ReadAttribute(path("numa_node")); raw.ok()) {
-        if (auto v = ParseNumaNodeValue(*raw); v.ok()) {
-          f.sysfs_numa_node = *v;
-        } else {
-          Warn(StrCat(id, ": ", base::Std(v.status().message()), "; NUMA node from local cpus"));
-        }
+    if (auto raw = sys_.ReadAttribute(path("numa_node")); raw.ok()) {
+      if (auto v = ParseNumaNodeValue(*raw); v.ok()) {
+        f.sysfs_numa_node = *v;
       } else {
-        Warn(StrCat(id, ": ", base::Std(raw.status().message()), "; NUMA node from local cpus"));
+        Warn(StrCat(id, ": ", base::Std(v.status().message()), "; NUMA node from local cpus"));
       }
+    } else if (!absl::IsNotFound(raw.status())) {
+      Warn(StrCat(id, ": ", base::Std(raw.status().message()), "; NUMA node from local cpus"));
     }
-    ReadLocalCpus(id, dir, present, f);
-    if (has("driver")) {
-      if (auto link = sys_.ReadLink(path("driver")); link.ok()) {
-        f.driver = std::string(LinkBaseName(*link));
-      }
+    ReadLocalCpus(id, dir, f);
+    if (auto link = sys_.ReadLink(path("driver")); link.ok()) {
+      f.driver = std::string(LinkBaseName(*link));
     }
     if (MayHaveSriov(f.class_code)) {
-      if (has("physfn")) {
-        if (auto link = sys_.ReadLink(path("physfn")); link.ok()) {
-          if (auto pf = base::PciAddress::Parse(LinkBaseName(*link)); pf.ok()) f.physfn = *pf;
-        }
+      if (auto link = sys_.ReadLink(path("physfn")); link.ok()) {
+        if (auto pf = base::PciAddress::Parse(LinkBaseName(*link)); pf.ok()) f.physfn = *pf;
       }
-      f.sriov_totalvfs = ReadCount(id, path("sriov_totalvfs"), has("sriov_totalvfs"));
-      f.sriov_numvfs = ReadCount(id, path("sriov_numvfs"), has("sriov_numvfs"));
+      f.sriov_totalvfs = ReadCount(id, path("sriov_totalvfs"));
+      f.sriov_numvfs = ReadCount(id, path("sriov_numvfs"));
     }
     return true;
   }
@@ -209,7 +211,8 @@ class Reader {
       auto entries = sys_.ListDir(cls_dir);
       if (!entries.ok()) {
         if (!absl::IsNotFound(entries.status())) {
-          Warn(StrCat(cls_dir, ": ", base::Std(entries.status().message()), "; its devices unknown"));
+          Warn(StrCat(cls_dir, ": ", base::Std(entries.status().message()),
+                      "; its devices unknown"));
         }
         continue;
       }
@@ -241,21 +244,18 @@ class Reader {
  private:
   // vendor, device, class, subsystem ids, bridge bus numbers and port type:
   // from config space when readable, from the text attributes otherwise.
-  bool ReadIdentity(const std::string& id, const std::string& dir,
-                    const std::set<std::string>& present, PciFunction& f) {
-    auto has = [&](std::string_view attr) { return present.count(std::string(attr)) > 0; };
+  bool ReadIdentity(const std::string& id, const std::string& dir, PciFunction& f) {
     std::optional<PciConfig> config;
-    if (has("config")) {
-      auto bytes = sys_.ReadAttributePrefix(StrCat(dir, "/config"), kConfigHeaderBytes);
-      if (bytes.ok()) {
-        if (auto parsed = ParsePciConfig(*bytes); parsed.ok()) {
-          config = *parsed;
-          if (parsed->header_type == 1) {
-            // A bridge: the capability list holds its PCIe port type.
-            auto more = sys_.ReadAttributePrefix(StrCat(dir, "/config"), kConfigLegacyBytes);
-            if (more.ok()) {
-              if (auto full = ParsePciConfig(*more); full.ok()) config = *full;
-            }
+    auto bytes = sys_.ReadAttributePrefix(StrCat(dir, "/config"), kConfigHeaderBytes);
+    const bool config_absent = absl::IsNotFound(bytes.status());
+    if (bytes.ok()) {
+      if (auto parsed = ParsePciConfig(*bytes); parsed.ok()) {
+        config = *parsed;
+        if (parsed->header_type == 1) {
+          // A bridge: the capability list holds its PCIe port type.
+          auto more = sys_.ReadAttributePrefix(StrCat(dir, "/config"), kConfigLegacyBytes);
+          if (more.ok()) {
+            if (auto full = ParsePciConfig(*more); full.ok()) config = *full;
           }
         }
       }
@@ -275,7 +275,6 @@ class Reader {
     // No usable config space: the kernel's text attributes (vendor, device
     // and class are required; Documentation/ABI/testing/sysfs-bus-pci).
     auto read_id = [&](std::string_view attr) -> absl::StatusOr<uint32_t> {
-      if (!has(attr)) return absl::NotFoundError(StrCat(attr, " missing"));
       auto raw = sys_.ReadAttribute(StrCat(dir, "/", attr));
       if (!raw.ok()) return raw.status();
       if (attr == "class") return ParsePciClass(*raw);
@@ -284,6 +283,10 @@ class Reader {
       return static_cast<uint32_t>(*v);
     };
     auto vendor = read_id("vendor");
+    if (config_absent && absl::IsNotFound(vendor.status())) {
+      Warn(StrCat(id, ": vanished during the scan; skipped"));
+      return false;
+    }
     auto device = read_id("device");
     auto cls = read_id("class");
     for (const auto* s : {&vendor, &device, &cls}) {
@@ -296,12 +299,15 @@ class Reader {
     f.device_id = static_cast<uint16_t>(*device);
     f.class_code = *cls;
     f.is_bridge = IsBridgeClass(f.class_code);
-    if (auto v = read_id("subsystem_vendor"); v.ok()) f.subsystem_vendor_id = static_cast<uint16_t>(*v);
-    if (auto v = read_id("subsystem_device"); v.ok()) f.subsystem_device_id = static_cast<uint16_t>(*v);
+    if (auto v = read_id("subsystem_vendor"); v.ok()) {
+      f.subsystem_vendor_id = static_cast<uint16_t>(*v);
+    }
+    if (auto v = read_id("subsystem_device"); v.ok()) {
+      f.subsystem_device_id = static_cast<uint16_t>(*v);
+    }
     if (f.is_bridge) {
       // Linux >= 4.13 (Documentation/ABI/testing/sysfs-bus-pci).
       auto bus = [&](std::string_view attr) -> uint8_t {
-        if (!has(attr)) return 0;
         auto raw = sys_.ReadAttribute(StrCat(dir, "/", attr));
         if (!raw.ok()) return 0;
         auto v = base::ParseUint64(*raw);
@@ -313,29 +319,32 @@ class Reader {
     return true;
   }
 
-  void ReadLocalCpus(const std::string& id, const std::string& dir,
-                     const std::set<std::string>& present, PciFunction& f) {
-    const bool list = present.count("local_cpulist") > 0;
-    const bool mask = present.count("local_cpus") > 0;
-    if (!list && !mask) return;
-    const std::string attr = list ? "local_cpulist" : "local_cpus";
+  void ReadLocalCpus(const std::string& id, const std::string& dir, PciFunction& f) {
+    // local_cpulist (Linux >= 2.6.21), else the local_cpus mask.
+    std::string attr = "local_cpulist";
     auto raw = sys_.ReadAttribute(StrCat(dir, "/", attr));
+    if (absl::IsNotFound(raw.status())) {
+      attr = "local_cpus";
+      raw = sys_.ReadAttribute(StrCat(dir, "/", attr));
+      if (absl::IsNotFound(raw.status())) return;
+    }
     if (!raw.ok()) {
       Warn(StrCat(id, ": ", base::Std(raw.status().message()), "; local cpus unknown"));
       return;
     }
-    auto cpus = list ? base::CpuSet::ParseList(*raw) : base::CpuSet::ParseMask(*raw);
+    auto cpus =
+        attr == "local_cpulist" ? base::CpuSet::ParseList(*raw) : base::CpuSet::ParseMask(*raw);
     if (!cpus.ok()) {
-      Warn(StrCat(id, ": ", attr, ": ", base::Std(cpus.status().message()), "; local cpus unknown"));
+      Warn(
+          StrCat(id, ": ", attr, ": ", base::Std(cpus.status().message()), "; local cpus unknown"));
       return;
     }
     f.local_cpus = std::move(*cpus);
   }
 
-  int ReadCount(const std::string& id, const std::string& path, bool present) {
-    if (!present) return 0;
+  int ReadCount(const std::string& id, const std::string& path) {
     auto raw = sys_.ReadAttribute(path);
-    if (!raw.ok()) return 0;
+    if (!raw.ok()) return 0;  // absent: no SR-IOV
     auto v = base::ParseUint64(*raw);
     if (!v.ok() || *v > 0xffff) {
       Warn(StrCat(id, ": ", LinkBaseName(path), " ", base::Quote(base::TrimValue(*raw)),

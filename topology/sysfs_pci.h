@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/sysfs.h"
 #include "topology/model.h"
 #include "topology/pci_tree.h"

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
-#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/strings.h"
 #include "test/fakes/base/faulty_sysfs.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
@@ -14,8 +15,8 @@ namespace tessera::topology {
 namespace {
 
 using ::tessera::testing::FaultySysfs;
-using ::tessera::testing::SysfsTree;
 using ::tessera::testing::StatusIs;
+using ::tessera::testing::SysfsTree;
 using ::tessera::testing::TempDir;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -59,8 +60,9 @@ TEST_F(BundledNodeScanTest, ReadsEveryFunctionWithItsPlace) {
   auto scan = ReadSysfsPci(sys_, &proc_);
   ASSERT_TRUE(scan.ok()) << scan.status();
   EXPECT_THAT(scan->warnings, IsEmpty());
-  EXPECT_TRUE(std::is_sorted(scan->functions.begin(), scan->functions.end(),
-                             [](const PciFunction& a, const PciFunction& b) { return a.address < b.address; }));
+  EXPECT_TRUE(std::is_sorted(
+      scan->functions.begin(), scan->functions.end(),
+      [](const PciFunction& a, const PciFunction& b) { return a.address < b.address; }));
 
   const PciFunction* gpu = Find(*scan, "0000:1a:00.0");
   ASSERT_NE(gpu, nullptr);
@@ -73,8 +75,9 @@ TEST_F(BundledNodeScanTest, ReadsEveryFunctionWithItsPlace) {
   EXPECT_EQ(gpu->sysfs_numa_node, 0);
   EXPECT_EQ(gpu->local_cpus.ToListString(), "0-55,112-167");
   EXPECT_EQ(gpu->root_name, "pci0000:15");
-  EXPECT_THAT(gpu->upstream, ElementsAre(Addr("0000:15:01.0"), Addr("0000:16:00.0"), Addr("0000:17:00.0"),
-                                         Addr("0000:18:00.0"), Addr("0000:19:00.0")));
+  EXPECT_THAT(gpu->upstream,
+              ElementsAre(Addr("0000:15:01.0"), Addr("0000:16:00.0"), Addr("0000:17:00.0"),
+                          Addr("0000:18:00.0"), Addr("0000:19:00.0")));
   EXPECT_FALSE(gpu->is_bridge);
 
   const PciFunction* nic = Find(*scan, "0000:1b:00.0");
@@ -133,7 +136,8 @@ TEST_F(BundledNodeScanTest, DropsADeviceThatVanishesMidScan) {
   FaultySysfs faulty(sys_);
   // The listing still names 0000:1e:00.0, but its directory is gone.
   faulty.set_injector([](std::string_view op, std::string_view path) {
-    if ((op == "list" || op == "readlink" || op == "read") && path.find("0000:1e:00.0") != std::string_view::npos &&
+    if ((op == "list" || op == "readlink" || op == "read") &&
+        path.find("0000:1e:00.0") != std::string_view::npos &&
         path.find("bus/pci/devices/0000:1e:00.0") == std::string_view::npos) {
       return absl::NotFoundError("gone");
     }
@@ -161,7 +165,8 @@ TEST_F(BundledNodeScanTest, ReadErrorsOnOptionalAttributesDegrade) {
   ASSERT_TRUE(scan.ok()) << scan.status();
   EXPECT_EQ(Find(*scan, "0000:1a:00.0")->sysfs_numa_node, std::nullopt);
   EXPECT_TRUE(Find(*scan, "0000:1b:00.0")->local_cpus.empty());
-  EXPECT_THAT(scan->warnings, Contains(HasSubstr("0000:1a:00.0: open numa_node: Permission denied")));
+  EXPECT_THAT(scan->warnings,
+              Contains(HasSubstr("0000:1a:00.0: open numa_node: Permission denied")));
   EXPECT_THAT(scan->warnings, Contains(HasSubstr("0000:1b:00.0: read local_cpulist")));
 }
 
@@ -195,8 +200,13 @@ TEST_F(SmallTreeTest, NoPciBusGivesAnEmptyScan) {
 }
 
 TEST_F(SmallTreeTest, FallsBackToTextAttributesWithoutConfig) {
-  tree_.AddPci({.bdf = "0000:00:03.0", .vendor = 0x1af4, .device = 0x1041, .class_code = 0x020000,
-                .config = false, .numa_node = "-1\n", .driver = "virtio-pci"});
+  tree_.AddPci({.bdf = "0000:00:03.0",
+                .vendor = 0x1af4,
+                .device = 0x1041,
+                .class_code = 0x020000,
+                .config = false,
+                .numa_node = "-1\n",
+                .driver = "virtio-pci"});
   tree_.File("sys/devices/pci0000:00/0000:00:03.0/subsystem_vendor", "0x1af4\n");
   tree_.File("sys/devices/pci0000:00/0000:00:03.0/subsystem_device", "0x0001\n");
   auto scan = Scan();
@@ -212,7 +222,10 @@ TEST_F(SmallTreeTest, FallsBackToTextAttributesWithoutConfig) {
 }
 
 TEST_F(SmallTreeTest, TruncatedConfigFallsBackToo) {
-  tree_.AddPci({.bdf = "0000:00:04.0", .vendor = 0x10de, .device = 0x2330, .class_code = 0x030200,
+  tree_.AddPci({.bdf = "0000:00:04.0",
+                .vendor = 0x10de,
+                .device = 0x2330,
+                .class_code = 0x030200,
                 .config = false});
   tree_.File("sys/devices/pci0000:00/0000:00:04.0/config", std::string(10, '\x42'));
   auto scan = Scan();
@@ -233,7 +246,8 @@ TEST_F(SmallTreeTest, GarbageIdentitySkipsTheDevice) {
 }
 
 TEST_F(SmallTreeTest, GarbageAndNulTerminatedValues) {
-  tree_.AddPci({.bdf = "0000:00:07.0", .numa_node = std::string("1\n\0", 3),
+  tree_.AddPci({.bdf = "0000:00:07.0",
+                .numa_node = std::string("1\n\0", 3),
                 .local_cpulist = std::string("0-1\n\0\0", 6)});
   tree_.AddPci({.bdf = "0000:00:08.0", .numa_node = "banana\n", .local_cpulist = "9-1\n"});
   tree_.AddPci({.bdf = "0000:00:09.0", .numa_node = std::nullopt, .local_cpulist = std::nullopt});
@@ -292,7 +306,8 @@ TEST_F(SmallTreeTest, EntriesThatAreNotLinksOrAddresses) {
   // A flattened copy: a plain directory instead of a link.
   tree_.Dir("sys/bus/pci/devices/0000:00:0c.0");
   tree_.File("sys/bus/pci/devices/0000:00:0c.0/config",
-             ::tessera::testing::PciConfigBytes({.vendor = 0x8086, .device = 0x1521, .class_code = 0x020000}));
+             ::tessera::testing::PciConfigBytes(
+                 {.vendor = 0x8086, .device = 0x1521, .class_code = 0x020000}));
   // A link that escapes the root.
   tree_.Link("sys/bus/pci/devices/0000:00:0d.0", "../../../../../../etc");
   auto scan = Scan();
@@ -300,9 +315,10 @@ TEST_F(SmallTreeTest, EntriesThatAreNotLinksOrAddresses) {
   ASSERT_EQ(scan->functions.size(), 2u);
   EXPECT_EQ(scan->functions[1].address, Addr("0000:00:0c.0"));
   EXPECT_EQ(scan->functions[1].root_name, "");
-  EXPECT_THAT(scan->warnings, ElementsAre(HasSubstr("0000:00:0c.0: bus/pci/devices entry is not a link"),
-                                          HasSubstr("0000:00:0d.0: device link"),
-                                          HasSubstr("\"not-an-address\": not a PCI address")));
+  EXPECT_THAT(scan->warnings,
+              ElementsAre(HasSubstr("0000:00:0c.0: bus/pci/devices entry is not a link"),
+                          HasSubstr("0000:00:0d.0: device link"),
+                          HasSubstr("\"not-an-address\": not a PCI address")));
 }
 
 TEST_F(SmallTreeTest, BadNvidiaInformationIsAWarning) {

@@ -14,9 +14,40 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace tessera::testing {
+
+// A fresh directory, removed with its contents when the object goes out of
+// scope, on tmpfs (/dev/shm) when that is writable: tests that write or
+// unpack thousands of small sysfs files then do not depend on the speed of a
+// shared CI disk. Falls back to $TMPDIR (or /tmp).
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string base = "/dev/shm";
+    if (::access(base.c_str(), W_OK) != 0) {
+      const char* tmp = std::getenv("TMPDIR");
+      base = tmp && *tmp ? tmp : "/tmp";
+    }
+    std::string tmpl = base + "/tessera-test-XXXXXX";
+    char* made = ::mkdtemp(tmpl.data());
+    path_ = made ? made : "";
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
 
 // Bytes of a PCI config space: header (type 0, or type 1 for bridges) and,
 // when port_type >= 0, a PCI Express capability at 0x40 with that port type.
@@ -88,7 +119,8 @@ class SysfsTree {
   // CPUs 0..ncpus-1 split evenly over `nodes` NUMA nodes, as hwloc reads them.
   void AddCpus(int ncpus, int nodes) {
     const std::string all = "0-" + std::to_string(ncpus - 1) + "\n";
-    for (const char* f : {"online", "possible", "present"}) File("sys/devices/system/cpu/" + std::string(f), all);
+    for (const char* f : {"online", "possible", "present"})
+      File("sys/devices/system/cpu/" + std::string(f), all);
     const int per = ncpus / nodes;
     for (int cpu = 0; cpu < ncpus; ++cpu) {
       const std::string t = "sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
@@ -122,8 +154,8 @@ class SysfsTree {
     uint8_t secondary = 0;
     uint8_t subordinate = 0;
     int port_type = -1;
-    bool config = true;                 // write a config file
-    bool text_ids = true;               // write vendor/device/class files
+    bool config = true;    // write a config file
+    bool text_ids = true;  // write vendor/device/class files
     std::optional<std::string> numa_node = "0\n";
     std::optional<std::string> local_cpulist = "0-3\n";
     std::string driver;
@@ -145,11 +177,16 @@ class SysfsTree {
       File(sdir + "/class", id);
     }
     if (p.config) {
-      const uint8_t bus = static_cast<uint8_t>(std::strtoul(p.bdf.substr(5, 2).c_str(), nullptr, 16));
-      File(sdir + "/config",
-           PciConfigBytes({.vendor = p.vendor, .device = p.device, .class_code = p.class_code,
-                           .bridge = p.bridge, .bus = bus, .secondary = p.secondary,
-                           .subordinate = p.subordinate, .port_type = p.port_type}));
+      const uint8_t bus =
+          static_cast<uint8_t>(std::strtoul(p.bdf.substr(5, 2).c_str(), nullptr, 16));
+      File(sdir + "/config", PciConfigBytes({.vendor = p.vendor,
+                                             .device = p.device,
+                                             .class_code = p.class_code,
+                                             .bridge = p.bridge,
+                                             .bus = bus,
+                                             .secondary = p.secondary,
+                                             .subordinate = p.subordinate,
+                                             .port_type = p.port_type}));
     }
     if (p.numa_node) File(sdir + "/numa_node", *p.numa_node);
     if (p.local_cpulist) File(sdir + "/local_cpulist", *p.local_cpulist);
