@@ -8,6 +8,8 @@
 #include <map>
 #include <utility>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
@@ -15,7 +17,6 @@
 #include "drivers/nvidia/internal/nvml_abi.h"
 #include "drivers/nvidia/internal/nvml_status.h"
 #include "drivers/nvidia/mig_minors.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::nvidia {
 
@@ -26,7 +27,7 @@ namespace {
 // ones the driver rejects.
 constexpr unsigned int kMaxGpuInstanceProfileIndex = 32;
 constexpr unsigned int kMaxComputeInstanceProfileIndex = 16;
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kMiB = uint64_t{1024} * 1024;
 
 std::shared_ptr<spdlog::logger> Log() {
   static const std::shared_ptr<spdlog::logger> log = base::log::Get("nvidia");
@@ -124,7 +125,7 @@ struct DlopenNvml::Api {
   }
 
   absl::StatusOr<abi::nvmlGpuInstance_t> GpuInstanceById(abi::nvmlDevice_t device, uint32_t index,
-                                                    uint32_t gi_id) const {
+                                                         uint32_t gi_id) const {
     abi::nvmlGpuInstance_t gi = nullptr;
     abi::nvmlReturn_t rc = gi_by_id(device, gi_id, &gi);
     if (rc == abi::NVML_ERROR_NOT_FOUND || rc == abi::NVML_ERROR_INVALID_ARGUMENT) {
@@ -258,25 +259,39 @@ std::string DerivedProfileName(unsigned int index, unsigned int slices, uint64_t
 
 Architecture ArchitectureFromNvml(abi::nvmlDeviceArchitecture_t arch) {
   switch (arch) {
-    case abi::NVML_DEVICE_ARCH_KEPLER: return Architecture::kKepler;
-    case abi::NVML_DEVICE_ARCH_MAXWELL: return Architecture::kMaxwell;
-    case abi::NVML_DEVICE_ARCH_PASCAL: return Architecture::kPascal;
-    case abi::NVML_DEVICE_ARCH_VOLTA: return Architecture::kVolta;
-    case abi::NVML_DEVICE_ARCH_TURING: return Architecture::kTuring;
-    case abi::NVML_DEVICE_ARCH_AMPERE: return Architecture::kAmpere;
-    case abi::NVML_DEVICE_ARCH_ADA: return Architecture::kAda;
-    case abi::NVML_DEVICE_ARCH_HOPPER: return Architecture::kHopper;
-    case abi::NVML_DEVICE_ARCH_BLACKWELL: return Architecture::kBlackwell;
-    default: return Architecture::kUnknown;
+    case abi::NVML_DEVICE_ARCH_KEPLER:
+      return Architecture::kKepler;
+    case abi::NVML_DEVICE_ARCH_MAXWELL:
+      return Architecture::kMaxwell;
+    case abi::NVML_DEVICE_ARCH_PASCAL:
+      return Architecture::kPascal;
+    case abi::NVML_DEVICE_ARCH_VOLTA:
+      return Architecture::kVolta;
+    case abi::NVML_DEVICE_ARCH_TURING:
+      return Architecture::kTuring;
+    case abi::NVML_DEVICE_ARCH_AMPERE:
+      return Architecture::kAmpere;
+    case abi::NVML_DEVICE_ARCH_ADA:
+      return Architecture::kAda;
+    case abi::NVML_DEVICE_ARCH_HOPPER:
+      return Architecture::kHopper;
+    case abi::NVML_DEVICE_ARCH_BLACKWELL:
+      return Architecture::kBlackwell;
+    default:
+      return Architecture::kUnknown;
   }
 }
 
 ComputeMode ComputeModeFromNvml(int mode) {
   switch (mode) {
-    case abi::NVML_COMPUTEMODE_DEFAULT: return ComputeMode::kDefault;
-    case abi::NVML_COMPUTEMODE_EXCLUSIVE_PROCESS: return ComputeMode::kExclusiveProcess;
-    case abi::NVML_COMPUTEMODE_PROHIBITED: return ComputeMode::kProhibited;
-    default: return ComputeMode::kUnknown;
+    case abi::NVML_COMPUTEMODE_DEFAULT:
+      return ComputeMode::kDefault;
+    case abi::NVML_COMPUTEMODE_EXCLUSIVE_PROCESS:
+      return ComputeMode::kExclusiveProcess;
+    case abi::NVML_COMPUTEMODE_PROHIBITED:
+      return ComputeMode::kProhibited;
+    default:
+      return ComputeMode::kUnknown;
   }
 }
 
@@ -314,14 +329,22 @@ absl::StatusOr<std::vector<RawGiProfile>> QueryGiProfiles(const Api& api, abi::n
       Out<abi::nvmlGpuInstanceProfileInfo_v2_t> v;
       v.value.version = abi::kGpuInstanceProfileInfoV2;
       rc = api.gi_profile_v(device, p, &v.value);
-      if (rc == abi::NVML_ERROR_ARGUMENT_VERSION_MISMATCH || rc == abi::NVML_ERROR_FUNCTION_NOT_FOUND) {
+      if (rc == abi::NVML_ERROR_ARGUMENT_VERSION_MISMATCH ||
+          rc == abi::NVML_ERROR_FUNCTION_NOT_FOUND) {
         use_v = false;  // the driver dislikes v2; fall back to v1 for all
       } else if (rc == abi::NVML_SUCCESS) {
         const abi::nvmlGpuInstanceProfileInfo_v2_t& i = v.value;
-        raw.info.value = {i.id,           i.isP2pSupported,      i.sliceCount,
-                          i.instanceCount, i.multiprocessorCount, i.copyEngineCount,
-                          i.decoderCount,  i.encoderCount,        i.jpegCount,
-                          i.ofaCount,      i.memorySizeMB};
+        raw.info.value = {i.id,
+                          i.isP2pSupported,
+                          i.sliceCount,
+                          i.instanceCount,
+                          i.multiprocessorCount,
+                          i.copyEngineCount,
+                          i.decoderCount,
+                          i.encoderCount,
+                          i.jpegCount,
+                          i.ofaCount,
+                          i.memorySizeMB};
         raw.name = ProfileName(CString(i.name));
       }
     }
@@ -408,7 +431,8 @@ absl::StatusOr<std::map<std::pair<uint32_t, uint32_t>, std::string>> QueryMigUui
   for (unsigned int i = 0; i < max; ++i) {
     abi::nvmlDevice_t mig = nullptr;
     abi::nvmlReturn_t rc = api.mig_device(device, i, &mig);
-    if (rc == abi::NVML_ERROR_NOT_FOUND || rc == abi::NVML_ERROR_INVALID_ARGUMENT) continue;  // empty slot
+    if (rc == abi::NVML_ERROR_NOT_FOUND || rc == abi::NVML_ERROR_INVALID_ARGUMENT)
+      continue;  // empty slot
     RETURN_IF_ERROR(api.Check(rc, fmt::format("{} (mig device {})", op, i)));
     unsigned int gi = 0, ci = 0;
     RETURN_IF_ERROR(api.Check(api.mig_gi_id(mig, &gi), fmt::format("{} (mig device {})", op, i)));
@@ -492,8 +516,8 @@ const std::vector<std::string>& DlopenNvml::missing_symbols() const { return api
 absl::StatusOr<SystemInfo> DlopenNvml::GetSystemInfo() const {
   SystemInfo info;
   char buffer[256] = {};
-  RETURN_IF_ERROR(api_->Check(api_->driver_version(buffer, sizeof(buffer)),
-                              "get nvidia driver version"));
+  RETURN_IF_ERROR(
+      api_->Check(api_->driver_version(buffer, sizeof(buffer)), "get nvidia driver version"));
   info.driver_version = CString(buffer);
   if (api_->nvml_version != nullptr) {
     char nvml[256] = {};
@@ -553,9 +577,8 @@ absl::StatusOr<GpuInfo> DlopenNvml::GetGpu(uint32_t index) const {
   gpu.memory_total_bytes = memory.value.total;
   gpu.memory_free_bytes = memory.value.free;
   if (gpu.memory_free_bytes > gpu.memory_total_bytes) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: free {} above total {}", op("memory info"), gpu.memory_free_bytes,
-                    gpu.memory_total_bytes));
+    return absl::InvalidArgumentError(fmt::format("{}: free {} above total {}", op("memory info"),
+                                                  gpu.memory_free_bytes, gpu.memory_total_bytes));
   }
 
   if (api.compute_capability != nullptr) {
@@ -565,8 +588,8 @@ absl::StatusOr<GpuInfo> DlopenNvml::GetGpu(uint32_t index) const {
     if (!IsUnsupported(s)) RETURN_IF_ERROR(s);
     if (s.ok()) {
       if (major < 0 || major > 99 || minor_cc < 0 || minor_cc > 99) {
-        return absl::InvalidArgumentError(fmt::format("{}: implausible {}.{}",
-                                                      op("compute capability"), major, minor_cc));
+        return absl::InvalidArgumentError(
+            fmt::format("{}: implausible {}.{}", op("compute capability"), major, minor_cc));
       }
       gpu.compute_capability = ComputeCapability{major, minor_cc};
     }
@@ -648,7 +671,8 @@ absl::StatusOr<std::vector<ComputeInstanceProfile>> DlopenNvml::GetComputeInstan
                                      gpu_instance_id, index);
   RETURN_IF_ERROR(api_->RequireMig(op));
   ASSIGN_OR_RETURN(abi::nvmlDevice_t device, api_->Device(index));
-  ASSIGN_OR_RETURN(abi::nvmlGpuInstance_t gi, api_->GpuInstanceById(device, index, gpu_instance_id));
+  ASSIGN_OR_RETURN(abi::nvmlGpuInstance_t gi,
+                   api_->GpuInstanceById(device, index, gpu_instance_id));
   return QueryCiProfiles(*api_, gi, op);
 }
 
@@ -682,8 +706,8 @@ absl::StatusOr<std::vector<GpuInstance>> DlopenNvml::ListGpuInstances(uint32_t i
         const unsigned int ci_capacity = std::min(cp.instance_count, 64u);
         std::vector<abi::nvmlComputeInstance_t> ci_handles(ci_capacity + 8, nullptr);
         unsigned int ci_count = ci_capacity;
-        RETURN_IF_ERROR(api.Check(api.ci_list(handles[h], cp.id, ci_handles.data(), &ci_count),
-                                  ci_op));
+        RETURN_IF_ERROR(
+            api.Check(api.ci_list(handles[h], cp.id, ci_handles.data(), &ci_count), ci_op));
         for (unsigned int c = 0; c < std::min(ci_count, ci_capacity); ++c) {
           Out<abi::nvmlComputeInstanceInfo_t> ci_info;
           RETURN_IF_ERROR(api.Check(api.ci_info(ci_handles[c], &ci_info.value), ci_op));
@@ -762,9 +786,10 @@ absl::StatusOr<GpuInstance> DlopenNvml::CreateGpuInstance(uint32_t index, uint32
 absl::StatusOr<ComputeInstance> DlopenNvml::CreateComputeInstance(uint32_t index,
                                                                   uint32_t gpu_instance_id,
                                                                   uint32_t profile_id) {
-  const std::string op = fmt::format("create compute instance of profile {} in gpu instance {} "
-                                     "on gpu {}",
-                                     profile_id, gpu_instance_id, index);
+  const std::string op = fmt::format(
+      "create compute instance of profile {} in gpu instance {} "
+      "on gpu {}",
+      profile_id, gpu_instance_id, index);
   RETURN_IF_ERROR(api_->RequireMig(op));
   const Api& api = *api_;
   ASSIGN_OR_RETURN(abi::nvmlDevice_t device, api.Device(index));

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/filesystem.h"
 #include "drivers/nvidia/nvml.h"
 

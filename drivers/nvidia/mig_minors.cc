@@ -26,8 +26,8 @@ bool ConsumeNumber(std::string_view& s, std::string_view prefix, uint32_t* out) 
 }
 
 absl::Status LineError(size_t line_number, std::string_view line, std::string_view why) {
-  return absl::InvalidArgumentError(base::StrCat("parse mig-minors line ", line_number, " ",
-                                                 base::Quote(line), ": ", why));
+  return absl::InvalidArgumentError(
+      base::StrCat("parse mig-minors line ", line_number, " ", base::Quote(line), ": ", why));
 }
 
 }  // namespace
@@ -46,8 +46,7 @@ std::optional<uint32_t> MigMinors::ComputeInstance(uint32_t gpu_minor, uint32_t 
 }
 
 size_t MigMinors::size() const {
-  return gpu_instances_.size() + compute_instances_.size() + (config_ ? 1 : 0) +
-         (monitor_ ? 1 : 0);
+  return gpu_instances_.size() + compute_instances_.size() + (config_ ? 1 : 0) + (monitor_ ? 1 : 0);
 }
 
 absl::StatusOr<MigMinors> ParseMigMinors(std::string_view text) {

@@ -24,6 +24,7 @@
 #include <tuple>
 
 #include "absl/status/statusor.h"
+
 #include "base/filesystem.h"
 
 namespace tessera::drivers::nvidia {

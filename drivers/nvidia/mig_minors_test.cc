@@ -1,9 +1,10 @@
 #include "drivers/nvidia/mig_minors.h"
 
-#include "base/filesystem.h"
-#include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
+#include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "test/fakes/base/faulty_filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -11,8 +12,8 @@
 namespace tessera::drivers::nvidia {
 namespace {
 
-using ::testing::HasSubstr;
 using ::tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 TEST(ParseMigMinorsTest, ReadsEveryKindOfLine) {
   ASSERT_OK_AND_ASSIGN(MigMinors m, ParseMigMinors("config 1\n"

@@ -3,10 +3,11 @@
 #include <array>
 #include <utility>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/parse.h"
 #include "base/status.h"
 #include "base/strings.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::nvidia {
 namespace {
@@ -71,15 +72,23 @@ std::string CudaVersionString(int nvml_cuda_version) {
 
 Architecture ArchitectureFromComputeCapability(const ComputeCapability& cc) {
   switch (cc.major) {
-    case 3: return Architecture::kKepler;
-    case 5: return Architecture::kMaxwell;
-    case 6: return Architecture::kPascal;
-    case 7: return cc.minor >= 5 ? Architecture::kTuring : Architecture::kVolta;
-    case 8: return cc.minor >= 9 ? Architecture::kAda : Architecture::kAmpere;
-    case 9: return Architecture::kHopper;
+    case 3:
+      return Architecture::kKepler;
+    case 5:
+      return Architecture::kMaxwell;
+    case 6:
+      return Architecture::kPascal;
+    case 7:
+      return cc.minor >= 5 ? Architecture::kTuring : Architecture::kVolta;
+    case 8:
+      return cc.minor >= 9 ? Architecture::kAda : Architecture::kAmpere;
+    case 9:
+      return Architecture::kHopper;
     case 10:
-    case 12: return Architecture::kBlackwell;
-    default: return Architecture::kUnknown;
+    case 12:
+      return Architecture::kBlackwell;
+    default:
+      return Architecture::kUnknown;
   }
 }
 
@@ -103,9 +112,8 @@ absl::StatusOr<base::PciAddress> ParseNvmlBusId(std::string_view bus_id) {
   text = base::TrimValue(text);
   absl::StatusOr<base::PciAddress> parsed = base::PciAddress::Parse(text);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        base::StrCat("parse nvml pci bus id ", base::Quote(text), ": ",
-                     base::Std(parsed.status().message())));
+    return absl::InvalidArgumentError(base::StrCat("parse nvml pci bus id ", base::Quote(text),
+                                                   ": ", base::Std(parsed.status().message())));
   }
   // Reject the short form: NVML always reports a domain, so a missing one
   // means we are reading something that is not a bus id.

@@ -38,6 +38,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "base/pci_address.h"
 
 namespace tessera::drivers::nvidia {
@@ -182,7 +183,7 @@ struct GpuInstance {
   uint32_t id = 0;
   uint32_t profile_id = 0;
   MigPlacement placement;
-  std::optional<uint32_t> caps_minor;  // gpu<minor>/gi<id>/access
+  std::optional<uint32_t> caps_minor;              // gpu<minor>/gi<id>/access
   std::vector<ComputeInstance> compute_instances;  // sorted by id
   friend bool operator==(const GpuInstance&, const GpuInstance&) = default;
 };

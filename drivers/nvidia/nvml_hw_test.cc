@@ -6,9 +6,11 @@
 //                                              MIG instance on the first GPU with
 //                                              MIG enabled (needs root; changes the GPU)
 #include <cstdlib>
-#include <regex>
 #include <set>
 #include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 #include "base/filesystem.h"
 #include "base/parse.h"
@@ -16,8 +18,6 @@
 #include "base/sysfs.h"
 #include "drivers/nvidia/dlopen_nvml.h"
 #include "drivers/nvidia/mig_minors.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::nvidia {
@@ -63,14 +63,14 @@ TEST_F(NvmlHardwareTest, SystemVersionsAreReported) {
 }
 
 TEST_F(NvmlHardwareTest, EveryGpuHasSaneIdentity) {
-  const std::regex uuid("GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   base::DirSysfs sysfs("/sys");
   std::set<std::string> uuids, addresses;
   std::set<uint32_t> minors;
   for (uint32_t i = 0; i < count_; ++i) {
     SCOPED_TRACE(::testing::Message() << "gpu " << i);
     ASSERT_OK_AND_ASSIGN(GpuInfo gpu, nvml_->GetGpu(i));
-    EXPECT_TRUE(std::regex_match(gpu.uuid, uuid)) << gpu.uuid;
+    EXPECT_THAT(gpu.uuid, ::testing::MatchesRegex(
+                              "GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"));
     EXPECT_FALSE(gpu.name.empty());
     EXPECT_EQ(gpu.pci_vendor_id, 0x10de);
     EXPECT_NE(gpu.pci_device_id, 0);

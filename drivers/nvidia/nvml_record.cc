@@ -2,16 +2,17 @@
 
 #include <map>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::nvidia {
 namespace {
 
 using Json = nlohmann::json;
-constexpr uint64_t kMiB = 1024 * 1024;
+constexpr uint64_t kMiB = uint64_t{1024} * 1024;
 
 std::string Hex(uint32_t value, int digits) { return fmt::format("0x{:0{}x}", value, digits); }
 

@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "drivers/nvidia/nvml.h"
 #include "nlohmann/json.hpp"
+
+#include "drivers/nvidia/nvml.h"
 
 namespace tessera::drivers::nvidia {
 

@@ -3,24 +3,24 @@
 #include "drivers/nvidia/nvml_record.h"
 
 #include <fstream>
-#include <regex>
 #include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 #include "drivers/nvidia/dlopen_nvml.h"
 #include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "drivers/nvidia/tools/nvml_record_tool.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::nvidia {
 namespace {
 
-using ::testing::HasSubstr;
 using ::tessera::testing::StatusIs;
 using ::tessera::testing::TempDir;
 using testing::FakeNvmlLibrary;
+using ::testing::HasSubstr;
 using testing::NvmlFixture;
 using testing::ScopedFakeNvmlEnv;
 using Json = nlohmann::json;
@@ -105,12 +105,13 @@ TEST(RecordTest, RedactHashesUuidsStablyAndDropsSerials) {
   ASSERT_OK_AND_ASSIGN(Json a, Record(NvmlFixture("h100-80gb-8.json"), redact));
   ASSERT_OK_AND_ASSIGN(Json b, Record(NvmlFixture("h100-80gb-8.json"), redact));
   EXPECT_EQ(a, b);
-  const std::regex gpu("GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
   for (const Json& g : a["gpus"]) {
-    EXPECT_TRUE(std::regex_match(g["uuid"].get<std::string>(), gpu)) << g["uuid"];
+    EXPECT_THAT(g["uuid"].get<std::string>(),
+                ::testing::MatchesRegex(
+                    "GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"));
     EXPECT_FALSE(g.contains("serial"));
   }
-  EXPECT_NE(a["gpus"][0]["uuid"], "GPU-8e2f4a61-1c3b-4d5e-a6f7-081920a1b2c3");
+  EXPECT_NE(a["gpus"][0]["uuid"], "GPU-5e1b0000-7c3a-4f1e-9d2b-0000001000a0");
   const std::string mig = a["gpus"][7]["mig"]["instances"][0]["computeInstances"][0]["uuid"];
   EXPECT_THAT(mig, ::testing::StartsWith("MIG-"));
   EXPECT_NE(mig, "MIG-5b1e7f3a-9c2d-5e8f-a014-7b3c9d2e1f40");
@@ -149,9 +150,9 @@ TEST(NvmlRecordToolTest, WritesTheRecordingToAFile) {
   TempDir dir;
   ScopedFakeNvmlEnv env(NvmlFixture("a100-40gb-1.json"));
   std::string out, err;
-  ASSERT_EQ(RunTool({"nvml-record", "--library", FakeNvmlLibrary(), "-o", dir.Sub("a.json")}, &out,
-                    &err),
-            0)
+  ASSERT_EQ(
+      RunTool({"nvml-record", "--library", FakeNvmlLibrary(), "-o", dir.Sub("a.json")}, &out, &err),
+      0)
       << err;
   std::ifstream in(dir.Sub("a.json"));
   std::stringstream text;

@@ -2,18 +2,19 @@
 // NVML-return-to-status table.
 #include "drivers/nvidia/nvml.h"
 
-#include "drivers/nvidia/internal/nvml_abi.h"
-#include "drivers/nvidia/internal/nvml_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "drivers/nvidia/internal/nvml_abi.h"
+#include "drivers/nvidia/internal/nvml_status.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::nvidia {
 namespace {
 
-using ::testing::HasSubstr;
 using ::tessera::testing::IsOkAndHolds;
 using ::tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 TEST(ParseNvmlBusIdTest, NormalizesNvmlForms) {
   struct Case {
@@ -21,10 +22,10 @@ TEST(ParseNvmlBusIdTest, NormalizesNvmlForms) {
     std::string_view out;
   };
   for (const Case& c : std::initializer_list<Case>{
-           {"00000000:1B:00.0", "0000:1b:00.0"},    // nvmlPciInfo_t.busId
-           {"0000:1B:00.0", "0000:1b:00.0"},        // busIdLegacy
-           {"00000001:AF:00.0", "0001:af:00.0"},    // non-zero domain
-           {"00010000:03:00.0", "10000:03:00.0"},   // VMD domain above 16 bits
+           {"00000000:1B:00.0", "0000:1b:00.0"},   // nvmlPciInfo_t.busId
+           {"0000:1B:00.0", "0000:1b:00.0"},       // busIdLegacy
+           {"00000001:AF:00.0", "0001:af:00.0"},   // non-zero domain
+           {"00010000:03:00.0", "10000:03:00.0"},  // VMD domain above 16 bits
            {std::string_view("00000000:44:00.0\0\0junk", 22), "0000:44:00.0"},  // char buffer
        }) {
     absl::StatusOr<base::PciAddress> got = ParseNvmlBusId(c.in);
@@ -56,20 +57,26 @@ TEST(ArchitectureTest, FromComputeCapability) {
     Architecture want;
   };
   for (const Case& c : std::initializer_list<Case>{
-           {{7, 0}, Architecture::kVolta},    {{7, 2}, Architecture::kVolta},
-           {{7, 5}, Architecture::kTuring},   {{8, 0}, Architecture::kAmpere},
-           {{8, 6}, Architecture::kAmpere},   {{8, 7}, Architecture::kAmpere},
-           {{8, 9}, Architecture::kAda},      {{9, 0}, Architecture::kHopper},
-           {{10, 0}, Architecture::kBlackwell}, {{12, 0}, Architecture::kBlackwell},
-           {{6, 0}, Architecture::kPascal},   {{2, 1}, Architecture::kUnknown},
+           {{7, 0}, Architecture::kVolta},
+           {{7, 2}, Architecture::kVolta},
+           {{7, 5}, Architecture::kTuring},
+           {{8, 0}, Architecture::kAmpere},
+           {{8, 6}, Architecture::kAmpere},
+           {{8, 7}, Architecture::kAmpere},
+           {{8, 9}, Architecture::kAda},
+           {{9, 0}, Architecture::kHopper},
+           {{10, 0}, Architecture::kBlackwell},
+           {{12, 0}, Architecture::kBlackwell},
+           {{6, 0}, Architecture::kPascal},
+           {{2, 1}, Architecture::kUnknown},
        }) {
     EXPECT_EQ(ArchitectureFromComputeCapability(c.cc), c.want) << c.cc.ToString();
   }
 }
 
 TEST(ComputeModeTest, NamesRoundTrip) {
-  for (ComputeMode m : {ComputeMode::kDefault, ComputeMode::kExclusiveProcess,
-                        ComputeMode::kProhibited}) {
+  for (ComputeMode m :
+       {ComputeMode::kDefault, ComputeMode::kExclusiveProcess, ComputeMode::kProhibited}) {
     EXPECT_EQ(ParseComputeMode(ComputeModeName(m)), m);
   }
   EXPECT_EQ(ParseComputeMode("Exclusive_Thread"), std::nullopt);

@@ -25,6 +25,9 @@
 #include <cstddef>
 #include <cstdint>
 
+// Names are NVML's own spelling on purpose, so that each line can be checked
+// against nvml.h by eye.
+// NOLINTBEGIN(readability-identifier-naming)
 namespace tessera::drivers::nvidia::abi {
 
 // --- Opaque handles (see the header comment). ---
@@ -65,8 +68,8 @@ inline constexpr nvmlReturn_t NVML_ERROR_FREQ_NOT_SUPPORTED = 24;
 inline constexpr nvmlReturn_t NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25;
 inline constexpr nvmlReturn_t NVML_ERROR_DEPRECATED = 26;
 inline constexpr nvmlReturn_t NVML_ERROR_NOT_READY = 27;
-inline constexpr nvmlReturn_t NVML_ERROR_GPU_NOT_FOUND = 28;     // NVML 12.4+
-inline constexpr nvmlReturn_t NVML_ERROR_INVALID_STATE = 29;     // NVML 12.4+
+inline constexpr nvmlReturn_t NVML_ERROR_GPU_NOT_FOUND = 28;  // NVML 12.4+
+inline constexpr nvmlReturn_t NVML_ERROR_INVALID_STATE = 29;  // NVML 12.4+
 inline constexpr nvmlReturn_t NVML_ERROR_UNKNOWN = 999;
 
 // --- Buffer sizes (nvml.h "Constants"). Larger buffers are always accepted. ---
@@ -273,34 +276,35 @@ using nvmlDeviceGetBoardPartNumber_fn = nvmlReturn_t (*)(nvmlDevice_t, char*, un
 using nvmlDeviceGetComputeMode_fn = nvmlReturn_t (*)(nvmlDevice_t, int*);
 // MIG.
 using nvmlDeviceGetMigMode_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
-using nvmlDeviceGetGpuInstanceProfileInfo_fn =
-    nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlGpuInstanceProfileInfo_t*);
-using nvmlDeviceGetGpuInstanceProfileInfoV_fn =
-    nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlGpuInstanceProfileInfo_v2_t*);
+using nvmlDeviceGetGpuInstanceProfileInfo_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                nvmlGpuInstanceProfileInfo_t*);
+using nvmlDeviceGetGpuInstanceProfileInfoV_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                 nvmlGpuInstanceProfileInfo_v2_t*);
 using nvmlDeviceGetGpuInstancePossiblePlacements_v2_fn =
     nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlGpuInstancePlacement_t*, unsigned int*);
 using nvmlDeviceCreateGpuInstanceWithPlacement_fn = nvmlReturn_t (*)(
     nvmlDevice_t, unsigned int, const nvmlGpuInstancePlacement_t*, nvmlGpuInstance_t*);
-using nvmlDeviceGetGpuInstances_fn =
-    nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlGpuInstance_t*, unsigned int*);
-using nvmlDeviceGetGpuInstanceById_fn =
-    nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlGpuInstance_t*);
+using nvmlDeviceGetGpuInstances_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                      nvmlGpuInstance_t*, unsigned int*);
+using nvmlDeviceGetGpuInstanceById_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                         nvmlGpuInstance_t*);
 using nvmlGpuInstanceGetInfo_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, nvmlGpuInstanceInfo_t*);
 using nvmlGpuInstanceDestroy_fn = nvmlReturn_t (*)(nvmlGpuInstance_t);
 using nvmlGpuInstanceGetComputeInstanceProfileInfo_fn = nvmlReturn_t (*)(
     nvmlGpuInstance_t, unsigned int, unsigned int, nvmlComputeInstanceProfileInfo_t*);
-using nvmlGpuInstanceCreateComputeInstance_fn =
-    nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int, nvmlComputeInstance_t*);
-using nvmlGpuInstanceGetComputeInstances_fn =
-    nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int, nvmlComputeInstance_t*, unsigned int*);
-using nvmlGpuInstanceGetComputeInstanceById_fn =
-    nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int, nvmlComputeInstance_t*);
-using nvmlComputeInstanceGetInfo_v2_fn =
-    nvmlReturn_t (*)(nvmlComputeInstance_t, nvmlComputeInstanceInfo_t*);
+using nvmlGpuInstanceCreateComputeInstance_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int,
+                                                                 nvmlComputeInstance_t*);
+using nvmlGpuInstanceGetComputeInstances_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int,
+                                                               nvmlComputeInstance_t*,
+                                                               unsigned int*);
+using nvmlGpuInstanceGetComputeInstanceById_fn = nvmlReturn_t (*)(nvmlGpuInstance_t, unsigned int,
+                                                                  nvmlComputeInstance_t*);
+using nvmlComputeInstanceGetInfo_v2_fn = nvmlReturn_t (*)(nvmlComputeInstance_t,
+                                                          nvmlComputeInstanceInfo_t*);
 using nvmlComputeInstanceDestroy_fn = nvmlReturn_t (*)(nvmlComputeInstance_t);
 using nvmlDeviceGetMaxMigDeviceCount_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
-using nvmlDeviceGetMigDeviceHandleByIndex_fn =
-    nvmlReturn_t (*)(nvmlDevice_t, unsigned int, nvmlDevice_t*);
+using nvmlDeviceGetMigDeviceHandleByIndex_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int,
+                                                                nvmlDevice_t*);
 using nvmlDeviceGetGpuInstanceId_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
 using nvmlDeviceGetComputeInstanceId_fn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
 
@@ -356,3 +360,4 @@ inline constexpr const char* kOptionalSymbols[] = {
 };
 
 }  // namespace tessera::drivers::nvidia::abi
+// NOLINTEND(readability-identifier-naming)

@@ -18,7 +18,6 @@ std::string_view NvmlReturnName(int nvml_return);
 
 // Status with the mapped code and "<operation>: <error string> (nvml error N)".
 // `error_string` is what nvmlErrorString() said; empty uses NvmlReturnName().
-absl::Status NvmlStatus(int nvml_return, std::string_view operation,
-                        std::string_view error_string);
+absl::Status NvmlStatus(int nvml_return, std::string_view operation, std::string_view error_string);
 
 }  // namespace tessera::drivers::nvidia::internal

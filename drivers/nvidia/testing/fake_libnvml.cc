@@ -43,8 +43,9 @@
 #include <string>
 #include <vector>
 
-#include "drivers/nvidia/internal/nvml_abi.h"
 #include "nlohmann/json.hpp"
+
+#include "drivers/nvidia/internal/nvml_abi.h"
 
 namespace abi = tessera::drivers::nvidia::abi;
 using abi::nvmlReturn_t;
@@ -140,8 +141,8 @@ struct Gpu {
 struct ErrorRule {
   std::string function;  // exported symbol name, or "*"
   nvmlReturn_t rc = abi::NVML_ERROR_UNKNOWN;
-  int gpu = -1;         // only calls about this GPU index; -1 any
-  uint64_t call = 0;    // fail only the Nth matching call (1-based); 0 every call
+  int gpu = -1;       // only calls about this GPU index; -1 any
+  uint64_t call = 0;  // fail only the Nth matching call (1-based); 0 every call
   uint64_t seen = 0;
 };
 
@@ -151,7 +152,7 @@ struct Machine {
   int cuda_version = 12040;
   std::vector<Gpu> gpus;
   std::vector<ErrorRule> errors;
-  std::string state_path;  // empty: MIG instances live in `instances`
+  std::string state_path;                       // empty: MIG instances live in `instances`
   std::vector<std::vector<GiState>> instances;  // by GPU index
 };
 
@@ -203,14 +204,22 @@ CiProfile ParseCiProfile(const Json& j) {
 // NVML_COMPUTE_INSTANCE_PROFILE_<n>_SLICE index for a slice count.
 int CiIndexForSlices(unsigned int slices) {
   switch (slices) {
-    case 1: return 0;
-    case 2: return 1;
-    case 3: return 2;
-    case 4: return 3;
-    case 7: return 4;
-    case 8: return 5;
-    case 6: return 6;
-    default: return -1;
+    case 1:
+      return 0;
+    case 2:
+      return 1;
+    case 3:
+      return 2;
+    case 4:
+      return 3;
+    case 7:
+      return 4;
+    case 8:
+      return 5;
+    case 6:
+      return 6;
+    default:
+      return -1;
   }
 }
 
@@ -267,7 +276,8 @@ GiProfile ParseGiProfile(const Json& j) {
   p.p2p = j.value("p2pSupported", false);
   for (const Json& pl : j.at("placements")) p.placements.push_back(ParsePlacement(pl));
   if (j.contains("computeInstanceProfiles")) {
-    for (const Json& c : j.at("computeInstanceProfiles")) p.ci_profiles.push_back(ParseCiProfile(c));
+    for (const Json& c : j.at("computeInstanceProfiles"))
+      p.ci_profiles.push_back(ParseCiProfile(c));
   } else {
     p.ci_profiles = DeriveCiProfiles(p);
   }
@@ -322,11 +332,16 @@ void ParseBusId(const std::string& text, Gpu& gpu) {
 
 unsigned int ArchitectureFromName(const std::string& name) {
   static const std::map<std::string, unsigned int> kArch = {
-      {"Kepler", abi::NVML_DEVICE_ARCH_KEPLER},   {"Maxwell", abi::NVML_DEVICE_ARCH_MAXWELL},
-      {"Pascal", abi::NVML_DEVICE_ARCH_PASCAL},   {"Volta", abi::NVML_DEVICE_ARCH_VOLTA},
-      {"Turing", abi::NVML_DEVICE_ARCH_TURING},   {"Ampere", abi::NVML_DEVICE_ARCH_AMPERE},
-      {"Ada", abi::NVML_DEVICE_ARCH_ADA},         {"Hopper", abi::NVML_DEVICE_ARCH_HOPPER},
-      {"Blackwell", abi::NVML_DEVICE_ARCH_BLACKWELL}, {"Unknown", abi::NVML_DEVICE_ARCH_UNKNOWN},
+      {"Kepler", abi::NVML_DEVICE_ARCH_KEPLER},
+      {"Maxwell", abi::NVML_DEVICE_ARCH_MAXWELL},
+      {"Pascal", abi::NVML_DEVICE_ARCH_PASCAL},
+      {"Volta", abi::NVML_DEVICE_ARCH_VOLTA},
+      {"Turing", abi::NVML_DEVICE_ARCH_TURING},
+      {"Ampere", abi::NVML_DEVICE_ARCH_AMPERE},
+      {"Ada", abi::NVML_DEVICE_ARCH_ADA},
+      {"Hopper", abi::NVML_DEVICE_ARCH_HOPPER},
+      {"Blackwell", abi::NVML_DEVICE_ARCH_BLACKWELL},
+      {"Unknown", abi::NVML_DEVICE_ARCH_UNKNOWN},
   };
   auto it = kArch.find(name);
   if (it == kArch.end()) throw ConfigError{"architecture " + name + ": unknown"};
@@ -365,7 +380,8 @@ nvmlReturn_t ReturnFromJson(const Json& v) {
       {"NVML_ERROR_UNKNOWN", abi::NVML_ERROR_UNKNOWN},
   };
   auto it = kNames.find(v.get<std::string>());
-  if (it == kNames.end()) throw ConfigError{"errors[].return " + v.get<std::string>() + ": unknown"};
+  if (it == kNames.end())
+    throw ConfigError{"errors[].return " + v.get<std::string>() + ": unknown"};
   return it->second;
 }
 
@@ -515,7 +531,8 @@ class StateScope {
         const std::string& uuid = g_machine->gpus[i].uuid;
         if (!j.at("gpus").contains(uuid)) continue;
         std::vector<GiState> gis;
-        for (const Json& gi : j.at("gpus").at(uuid).at("instances")) gis.push_back(ParseGiState(gi));
+        for (const Json& gi : j.at("gpus").at(uuid).at("instances"))
+          gis.push_back(ParseGiState(gi));
         FillUuids(uuid, gis);
         g_machine->instances[i] = std::move(gis);
       }
@@ -569,11 +586,20 @@ class StateScope {
 [[maybe_unused]] unsigned int PickGiId(const std::vector<GiState>& gis, const Placement& p) {
   int preferred = -1;
   switch (p.size) {
-    case 8: preferred = 0; break;
-    case 4: preferred = 1 + static_cast<int>(p.start / 4); break;
-    case 2: preferred = 3 + static_cast<int>(p.start / 2); break;
-    case 1: preferred = 7 + static_cast<int>(p.start); break;
-    default: break;
+    case 8:
+      preferred = 0;
+      break;
+    case 4:
+      preferred = 1 + static_cast<int>(p.start / 4);
+      break;
+    case 2:
+      preferred = 3 + static_cast<int>(p.start / 2);
+      break;
+    case 1:
+      preferred = 7 + static_cast<int>(p.start);
+      break;
+    default:
+      break;
   }
   auto taken = [&](unsigned int id) {
     return std::any_of(gis.begin(), gis.end(), [&](const GiState& g) { return g.id == id; });
@@ -687,33 +713,58 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlShutdown() {
 
 FAKE_NVML_EXPORT const char* nvmlErrorString(nvmlReturn_t rc) {
   switch (rc) {
-    case abi::NVML_SUCCESS: return "Success";
-    case abi::NVML_ERROR_UNINITIALIZED: return "Uninitialized";
-    case abi::NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
-    case abi::NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
-    case abi::NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
-    case abi::NVML_ERROR_ALREADY_INITIALIZED: return "Already Initialized";
-    case abi::NVML_ERROR_NOT_FOUND: return "Not Found";
-    case abi::NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
-    case abi::NVML_ERROR_INSUFFICIENT_POWER: return "Insufficient External Power";
-    case abi::NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
-    case abi::NVML_ERROR_TIMEOUT: return "Timeout";
-    case abi::NVML_ERROR_IRQ_ISSUE: return "Interrupt request issue";
-    case abi::NVML_ERROR_LIBRARY_NOT_FOUND: return "NVML Shared Library Not Found";
-    case abi::NVML_ERROR_FUNCTION_NOT_FOUND: return "Function Not Found";
-    case abi::NVML_ERROR_CORRUPTED_INFOROM: return "Corrupted infoROM";
-    case abi::NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
-    case abi::NVML_ERROR_RESET_REQUIRED: return "GPU requires restart";
+    case abi::NVML_SUCCESS:
+      return "Success";
+    case abi::NVML_ERROR_UNINITIALIZED:
+      return "Uninitialized";
+    case abi::NVML_ERROR_INVALID_ARGUMENT:
+      return "Invalid Argument";
+    case abi::NVML_ERROR_NOT_SUPPORTED:
+      return "Not Supported";
+    case abi::NVML_ERROR_NO_PERMISSION:
+      return "Insufficient Permissions";
+    case abi::NVML_ERROR_ALREADY_INITIALIZED:
+      return "Already Initialized";
+    case abi::NVML_ERROR_NOT_FOUND:
+      return "Not Found";
+    case abi::NVML_ERROR_INSUFFICIENT_SIZE:
+      return "Insufficient Size";
+    case abi::NVML_ERROR_INSUFFICIENT_POWER:
+      return "Insufficient External Power";
+    case abi::NVML_ERROR_DRIVER_NOT_LOADED:
+      return "Driver Not Loaded";
+    case abi::NVML_ERROR_TIMEOUT:
+      return "Timeout";
+    case abi::NVML_ERROR_IRQ_ISSUE:
+      return "Interrupt request issue";
+    case abi::NVML_ERROR_LIBRARY_NOT_FOUND:
+      return "NVML Shared Library Not Found";
+    case abi::NVML_ERROR_FUNCTION_NOT_FOUND:
+      return "Function Not Found";
+    case abi::NVML_ERROR_CORRUPTED_INFOROM:
+      return "Corrupted infoROM";
+    case abi::NVML_ERROR_GPU_IS_LOST:
+      return "GPU is lost";
+    case abi::NVML_ERROR_RESET_REQUIRED:
+      return "GPU requires restart";
     case abi::NVML_ERROR_OPERATING_SYSTEM:
       return "The operation is not allowed in the current operating system";
-    case abi::NVML_ERROR_LIB_RM_VERSION_MISMATCH: return "RM has detected an NVML/RM version mismatch";
-    case abi::NVML_ERROR_IN_USE: return "In use by another client";
-    case abi::NVML_ERROR_MEMORY: return "Insufficient Memory";
-    case abi::NVML_ERROR_NO_DATA: return "No data";
-    case abi::NVML_ERROR_INSUFFICIENT_RESOURCES: return "Insufficient Resources";
-    case abi::NVML_ERROR_ARGUMENT_VERSION_MISMATCH: return "Argument version mismatch";
-    case abi::NVML_ERROR_NOT_READY: return "System is not ready";
-    default: return "Unknown Error";
+    case abi::NVML_ERROR_LIB_RM_VERSION_MISMATCH:
+      return "RM has detected an NVML/RM version mismatch";
+    case abi::NVML_ERROR_IN_USE:
+      return "In use by another client";
+    case abi::NVML_ERROR_MEMORY:
+      return "Insufficient Memory";
+    case abi::NVML_ERROR_NO_DATA:
+      return "No data";
+    case abi::NVML_ERROR_INSUFFICIENT_RESOURCES:
+      return "Insufficient Resources";
+    case abi::NVML_ERROR_ARGUMENT_VERSION_MISMATCH:
+      return "Argument version mismatch";
+    case abi::NVML_ERROR_NOT_READY:
+      return "System is not ready";
+    default:
+      return "Unknown Error";
   }
 }
 
@@ -899,8 +950,8 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(abi::nvmlDevice_t device,
 
 #ifndef TESSERA_FAKE_NVML_LEGACY
 
-FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(abi::nvmlDevice_t device,
-                                                   unsigned int* current, unsigned int* pending) {
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(abi::nvmlDevice_t device, unsigned int* current,
+                                                   unsigned int* pending) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
   if (nvmlReturn_t rc = Enter("nvmlDeviceGetMigMode", device, &d, true, kDevice); rc) return rc;
@@ -939,8 +990,8 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(
   if (info == nullptr) return abi::NVML_ERROR_INVALID_ARGUMENT;
   const GiProfile* p = nullptr;
   if (nvmlReturn_t rc = ProfileByIndex(g_machine->gpus[d.gpu], profile, &p); rc) return rc;
-  *info = {p->id, p->p2p ? 1u : 0u, p->slices, p->instances, p->sms, p->ce,
-           p->dec, p->enc,          p->jpeg,   p->ofa,       p->memory_mib};
+  *info = {p->id,  p->p2p ? 1u : 0u, p->slices, p->instances, p->sms,       p->ce,
+           p->dec, p->enc,           p->jpeg,   p->ofa,       p->memory_mib};
   return abi::NVML_SUCCESS;
 }
 
@@ -1096,8 +1147,7 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceGetInfo(abi::nvmlGpuInstance_t gpu_
                                                      abi::nvmlGpuInstanceInfo_t* info) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
-  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceGetInfo", gpu_instance, &d, true, kGpuInstance);
-      rc) {
+  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceGetInfo", gpu_instance, &d, true, kGpuInstance); rc) {
     return rc;
   }
   if (info == nullptr) return abi::NVML_ERROR_INVALID_ARGUMENT;
@@ -1114,8 +1164,7 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceGetInfo(abi::nvmlGpuInstance_t gpu_
 FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceDestroy(abi::nvmlGpuInstance_t gpu_instance) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
-  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceDestroy", gpu_instance, &d, true, kGpuInstance);
-      rc) {
+  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceDestroy", gpu_instance, &d, true, kGpuInstance); rc) {
     return rc;
   }
   StateScope state;
@@ -1130,7 +1179,9 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceDestroy(abi::nvmlGpuInstance_t gpu_
 
 namespace {
 
-const GiProfile* ProfileOfGi(const Gpu& g, const GiState& gi) { return g.ProfileById(gi.profile_id); }
+const GiProfile* ProfileOfGi(const Gpu& g, const GiState& gi) {
+  return g.ProfileById(gi.profile_id);
+}
 
 const CiProfile* CiProfileById(const GiProfile& p, unsigned int id) {
   for (const CiProfile& c : p.ci_profiles) {
@@ -1168,13 +1219,13 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(
   return abi::NVML_ERROR_NOT_SUPPORTED;
 }
 
-FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(
-    abi::nvmlGpuInstance_t gpu_instance, unsigned int profile_id,
-    abi::nvmlComputeInstance_t* compute_instance) {
+FAKE_NVML_EXPORT nvmlReturn_t
+nvmlGpuInstanceCreateComputeInstance(abi::nvmlGpuInstance_t gpu_instance, unsigned int profile_id,
+                                     abi::nvmlComputeInstance_t* compute_instance) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
-  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceCreateComputeInstance", gpu_instance, &d, true,
-                              kGpuInstance);
+  if (nvmlReturn_t rc =
+          Enter("nvmlGpuInstanceCreateComputeInstance", gpu_instance, &d, true, kGpuInstance);
       rc) {
     return rc;
   }
@@ -1221,8 +1272,8 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstances(
     abi::nvmlComputeInstance_t* compute_instances, unsigned int* count) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
-  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceGetComputeInstances", gpu_instance, &d, true,
-                              kGpuInstance);
+  if (nvmlReturn_t rc =
+          Enter("nvmlGpuInstanceGetComputeInstances", gpu_instance, &d, true, kGpuInstance);
       rc) {
     return rc;
   }
@@ -1240,13 +1291,13 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstances(
   return abi::NVML_SUCCESS;
 }
 
-FAKE_NVML_EXPORT nvmlReturn_t nvmlGpuInstanceGetComputeInstanceById(
-    abi::nvmlGpuInstance_t gpu_instance, unsigned int id,
-    abi::nvmlComputeInstance_t* compute_instance) {
+FAKE_NVML_EXPORT nvmlReturn_t
+nvmlGpuInstanceGetComputeInstanceById(abi::nvmlGpuInstance_t gpu_instance, unsigned int id,
+                                      abi::nvmlComputeInstance_t* compute_instance) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
-  if (nvmlReturn_t rc = Enter("nvmlGpuInstanceGetComputeInstanceById", gpu_instance, &d, true,
-                              kGpuInstance);
+  if (nvmlReturn_t rc =
+          Enter("nvmlGpuInstanceGetComputeInstanceById", gpu_instance, &d, true, kGpuInstance);
       rc) {
     return rc;
   }
@@ -1267,8 +1318,8 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlComputeInstanceGetInfo_v2(
     abi::nvmlComputeInstance_t compute_instance, abi::nvmlComputeInstanceInfo_t* info) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
-  if (nvmlReturn_t rc = Enter("nvmlComputeInstanceGetInfo_v2", compute_instance, &d, true,
-                              kComputeInstance);
+  if (nvmlReturn_t rc =
+          Enter("nvmlComputeInstanceGetInfo_v2", compute_instance, &d, true, kComputeInstance);
       rc) {
     return rc;
   }
@@ -1279,7 +1330,8 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlComputeInstanceGetInfo_v2(
   for (const CiState& ci : gi->cis) {
     if (ci.id != d.ci) continue;
     info->device = DeviceHandle(d.gpu);
-    info->gpuInstance = reinterpret_cast<abi::nvmlGpuInstance_t>(Encode(kGpuInstance, d.gpu, gi->id));
+    info->gpuInstance =
+        reinterpret_cast<abi::nvmlGpuInstance_t>(Encode(kGpuInstance, d.gpu, gi->id));
     info->id = ci.id;
     info->profileId = ci.profile_id;
     info->placement = {ci.placement.start, ci.placement.size};
@@ -1288,8 +1340,8 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlComputeInstanceGetInfo_v2(
   return abi::NVML_ERROR_INVALID_ARGUMENT;
 }
 
-FAKE_NVML_EXPORT nvmlReturn_t nvmlComputeInstanceDestroy(
-    abi::nvmlComputeInstance_t compute_instance) {
+FAKE_NVML_EXPORT nvmlReturn_t
+nvmlComputeInstanceDestroy(abi::nvmlComputeInstance_t compute_instance) {
   std::lock_guard<std::mutex> lock(g_mu);
   Decoded d;
   if (nvmlReturn_t rc =

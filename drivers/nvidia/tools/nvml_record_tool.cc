@@ -4,6 +4,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+
 #include "base/strings.h"
 #include "drivers/nvidia/dlopen_nvml.h"
 #include "drivers/nvidia/nvml_record.h"
