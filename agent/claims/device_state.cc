@@ -246,10 +246,7 @@ absl::Status DeviceState::OpenCheckpoint() {
     return absl::OkStatus();
   }
   if (!cp.ok()) return cp.status();
-  checkpoint_ = std::move(*cp);
-  if (checkpoint_->dropped_torn_record()) {
-    Log().warn("checkpoint had a torn final record, dropped driver={}", options_.driver_name);
-  }
+  checkpoint_ = std::move(*cp);  // a dropped torn record was logged by the checkpoint
   return absl::OkStatus();
 }
 
@@ -416,14 +413,22 @@ void DeviceState::Reconcile() {
   }
 }
 
+absl::Status DeviceState::RefreshCheckpoint() {
+  if (!options_.shared_with_other_instances) return absl::OkStatus();
+  return base::Annotate(checkpoint_->Reload(), "reload checkpoint shared with other instances");
+}
+
 std::map<std::string, kubelet::PrepareResult> DeviceState::Prepare(
     const std::vector<kubelet::ClaimRef>& claims) {
   std::map<std::string, kubelet::PrepareResult> out;
   absl::MutexLock lock(&mu_);
+  const absl::Status refreshed = RefreshCheckpoint();
   for (const kubelet::ClaimRef& ref : claims) {
     if (out.contains(ref.uid)) continue;
     const base::Clock::MonoTime start = clock_.MonotonicNow();
-    absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> result = PrepareOne(ref);
+    absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> result =
+        refreshed.ok() ? PrepareOne(ref)
+                       : absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>>(refreshed);
     const double seconds = Seconds(start, clock_.MonotonicNow());
     kubelet::PrepareResult& entry = out[ref.uid];
     if (result.ok()) {
@@ -582,10 +587,11 @@ std::map<std::string, absl::Status> DeviceState::Unprepare(
     const std::vector<kubelet::ClaimRef>& claims) {
   std::map<std::string, absl::Status> out;
   absl::MutexLock lock(&mu_);
+  const absl::Status refreshed = RefreshCheckpoint();
   for (const kubelet::ClaimRef& ref : claims) {
     if (out.contains(ref.uid)) continue;
     const base::Clock::MonoTime start = clock_.MonotonicNow();
-    absl::Status status = UnprepareOne(ref);
+    absl::Status status = refreshed.ok() ? UnprepareOne(ref) : refreshed;
     const double seconds = Seconds(start, clock_.MonotonicNow());
     if (status.ok()) {
       stats_->unprepare_success.Inc();

@@ -78,6 +78,12 @@ struct DeviceStateOptions {
   std::string boot_id;         // /proc/sys/kernel/random/boot_id, read by the caller
   size_t max_opaque_parameters_bytes = 10 * 1024;
   size_t compact_after_records = 256;
+  // Another instance of the agent may use the same checkpoint and CDI
+  // directories between our calls (rolling update with --pod-uid): reload the
+  // checkpoint at the start of every Prepare and Unprepare. The caller must
+  // serialize the instances (the kubelet plugin's flock) around those calls
+  // and around Create, whose reconcile also writes.
+  bool shared_with_other_instances = false;
 };
 
 // What Create() found and did.
@@ -120,6 +126,8 @@ class DeviceState final : public kubelet::ClaimHandler {
               base::Filesystem& fs, base::Clock& clock, base::metrics::Registry& metrics);
 
   absl::Status OpenCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reloads the checkpoint when shared with other instances.
+  absl::Status RefreshCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecoverFromSpecs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Reconcile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReconcileError(std::string_view step, std::string_view uid, const absl::Status& status)

@@ -757,6 +757,34 @@ TEST_F(DeviceStateTest, ReadCheckpointNeedsNoDriverAndWritesNothing) {
   EXPECT_FALSE(real_.Exists(tmp_.Sub("absent")));
 }
 
+// Rolling update: the old and the new agent pod serve the same driver from
+// the same directories, taking turns under the plugin's file lock.
+TEST_F(DeviceStateTest, InstancesSharingTheDirectoriesSeeEachOthersClaims) {
+  driver_.set_side_effects(true);
+  DeviceStateOptions options = Options();
+  options.shared_with_other_instances = true;
+  options.compact_after_records = 3;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DeviceState> old_pod,
+                       DeviceState::Create(options, driver_, source_, fs_, clock_, metrics_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DeviceState> new_pod,
+                       DeviceState::Create(options, driver_, source_, fs_, clock_, metrics_));
+  ResourceClaim a = Claim("a", kUidA, {Result("gpu", "gpu-0")});
+  ResourceClaim b = Claim("b", kUidB, {Result("gpu", "gpu-1")});
+  PrepareResult a_result = PrepareOk(*old_pod, a);
+  // The new pod answers the repeated prepare from the shared checkpoint...
+  EXPECT_TRUE(SameResults(new_pod->Prepare({Ref(a)})[a.uid], a_result));
+  EXPECT_EQ(driver_.calls(FakeDriver::Call::kPrepare), 1);
+  PrepareOk(*new_pod, b);
+  // ...and the old pod undoes a claim the new pod prepared (not "unknown").
+  EXPECT_OK(old_pod->Unprepare({Ref(b)})[b.uid]);
+  EXPECT_EQ(driver_.applied(),
+            (std::map<std::string, std::set<std::string>>{{std::string(kUidA), {"gpu-0"}}}));
+  EXPECT_OK(new_pod->Unprepare({Ref(a)})[a.uid]);
+  EXPECT_THAT(driver_.applied(), IsEmpty());
+  EXPECT_THAT(CdiFiles(), IsEmpty());
+  EXPECT_THAT(CheckpointedUids(), IsEmpty());
+}
+
 TEST_F(DeviceStateTest, ConcurrentCallersAreSerialized) {
   std::unique_ptr<DeviceState> state = Start();
   std::vector<ResourceClaim> claims;

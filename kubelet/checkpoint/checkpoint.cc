@@ -271,6 +271,7 @@ absl::Status Checkpoint::WriteRecord(std::string_view op, Json body, bool sync) 
   if (options_.mode == OpenOptions::Mode::kReadOnly) {
     return absl::FailedPreconditionError(StrCat(what, ": opened read-only"));
   }
+  if (stale_) return absl::FailedPreconditionError(StrCat(what, ": the last reload failed"));
   if (needs_reset_ || journal_ == nullptr) {
     RETURN_IF_ERROR(base::Annotate(Compact(), what));
   }
@@ -354,6 +355,7 @@ absl::Status Checkpoint::Compact() {
   if (options_.mode == OpenOptions::Mode::kReadOnly) {
     return absl::FailedPreconditionError(StrCat(what, ": opened read-only"));
   }
+  if (stale_) return absl::FailedPreconditionError(StrCat(what, ": the last reload failed"));
   Json claims = Json::array();
   for (const auto& [uid, claim] : claims_) claims.push_back(ClaimToJson(claim));
   Json data = Json::object();
@@ -388,6 +390,35 @@ absl::Status Checkpoint::SetBootId(std::string boot_id) {
   absl::Status s = Compact();
   if (!s.ok()) boot_id_ = std::move(previous);
   return s;
+}
+
+absl::Status Checkpoint::Reload() {
+  // Until a reload succeeds, the in-memory state may be older than the files:
+  // writing it (a record with a stale sequence number, or a compaction) could
+  // destroy the other writer's records.
+  stale_ = true;
+  std::unique_ptr<Checkpoint> fresh(new Checkpoint(fs_, dir_, options_));
+  RETURN_IF_ERROR(fresh->LoadSnapshot());
+  RETURN_IF_ERROR(fresh->ReplayJournal());
+  if (options_.mode == OpenOptions::Mode::kReadWrite) {
+    // Another writer may have replaced the journal (compaction renames over
+    // it): appends must go to the file that is there now.
+    absl::StatusOr<std::unique_ptr<base::AppendFile>> journal = fs_.OpenAppend(JournalPath(), 0600);
+    if (!journal.ok()) {
+      return base::Annotate(journal.status(), StrCat("reload checkpoint ", dir_));
+    }
+    journal_ = std::move(*journal);
+    // A torn tail left by the other writer must not get our records glued
+    // to it.
+    needs_reset_ = fresh->dropped_torn_record_;
+  }
+  boot_id_ = std::move(fresh->boot_id_);
+  seq_ = fresh->seq_;
+  claims_ = std::move(fresh->claims_);
+  journal_records_ = fresh->journal_records_;
+  dropped_torn_record_ = fresh->dropped_torn_record_;
+  stale_ = false;
+  return absl::OkStatus();
 }
 
 absl::Status Checkpoint::Quarantine(base::Filesystem& fs, const std::string& dir,

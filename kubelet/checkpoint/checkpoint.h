@@ -31,8 +31,9 @@
 // Versioning: Open dispatches on the snapshot's apiVersion and the journal
 // header; a v2 writer adds a decoder and keeps reading v1.
 //
-// Not thread-safe: one owner (DeviceState, under its mutex). `fs` must
-// outlive the object.
+// Not thread-safe: one owner (DeviceState, under its mutex). Two processes
+// may share the directory only by taking turns under a lock and calling
+// Reload at the start of each turn. `fs` must outlive the object.
 #pragma once
 
 #include <cstdint>
@@ -109,6 +110,14 @@ class Checkpoint {
   // Records a new node boot id (compacts).
   absl::Status SetBootId(std::string boot_id);
 
+  // Re-reads the snapshot and journal, replacing the in-memory state, and
+  // (read-write) reopens the journal so appends go to the current file. For
+  // a directory another agent instance also writes (rolling update): call it
+  // under the cross-instance lock before each operation. Codes as Open; on
+  // error the in-memory state is unchanged, and appends and compactions are
+  // FailedPrecondition until a Reload succeeds.
+  absl::Status Reload();
+
   // All appends: FailedPrecondition in read-only mode; on a write or sync
   // failure the Filesystem's code, the record is not applied, and the
   // in-memory state still matches what a restart would read back.
@@ -139,6 +148,8 @@ class Checkpoint {
   // The journal may end in a partial record or was not reopened: compact
   // before the next append.
   bool needs_reset_ = true;
+  // A Reload failed: refuse to write until one succeeds.
+  bool stale_ = false;
 };
 
 }  // namespace tessera::kubelet::checkpoint

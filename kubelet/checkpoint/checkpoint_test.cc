@@ -475,6 +475,51 @@ TEST(CheckpointTest, QuarantineMovesDamagedFilesAside) {
   EXPECT_THAT(cp->claims(), IsEmpty());
 }
 
+// Rolling update: two agent instances take turns (under the kubelet plugin's
+// file lock) on one checkpoint directory.
+TEST(CheckpointTest, TwoWritersTakingTurnsWithReload) {
+  TempDir tmp;
+  base::RealFilesystem fs;
+  std::unique_ptr<Checkpoint> a = OpenOrDie(fs, tmp, {.compact_after_records = 3});
+  // B's open compacts, replacing the journal A has open: every turn starts
+  // with a Reload.
+  std::unique_ptr<Checkpoint> b = OpenOrDie(fs, tmp, {.compact_after_records = 3});
+  ASSERT_OK(a->Reload());
+  ASSERT_OK(a->AppendPrepared(Claim("a1")));
+  ASSERT_OK(b->Reload());
+  EXPECT_EQ(b->claims(), Map({Claim("a1")}));
+  ASSERT_OK(b->AppendPrepared(Claim("b2")));
+  ASSERT_OK(a->Reload());
+  // This append reaches three records: A compacts, replacing the journal
+  // file that B still has open.
+  ASSERT_OK(a->AppendUnprepared("a1"));
+  EXPECT_EQ(a->journal_records(), 0u);
+  ASSERT_OK(b->Reload());
+  ASSERT_OK(b->AppendPrepared(Claim("c3")));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Checkpoint> ro, OpenReadOnly(fs, tmp.path()));
+  EXPECT_EQ(ro->claims(), Map({Claim("b2"), Claim("c3")}));
+  EXPECT_EQ(ro->sequence(), 4u);
+}
+
+TEST(CheckpointTest, FailedReloadBlocksWritesUntilAReloadSucceeds) {
+  TempDir tmp;
+  base::RealFilesystem fs;
+  std::unique_ptr<Checkpoint> cp = OpenOrDie(fs, tmp);
+  ASSERT_OK(cp->AppendPrepared(Claim("a1")));
+  ASSERT_OK_AND_ASSIGN(std::string good, fs.ReadFile(Snapshot(tmp)));
+  ASSERT_OK(fs.WriteFileAtomic(Snapshot(tmp), "garbage", {}));
+  EXPECT_THAT(cp->Reload(), StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(cp->claims(), Map({Claim("a1")}));
+  EXPECT_THAT(cp->AppendPrepared(Claim("b2")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("reload failed")));
+  EXPECT_THAT(cp->Compact(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(fs.WriteFileAtomic(Snapshot(tmp), good, {}));
+  ASSERT_OK(cp->Reload());
+  ASSERT_OK(cp->AppendPrepared(Claim("b2")));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Checkpoint> ro, OpenReadOnly(fs, tmp.path()));
+  EXPECT_EQ(ro->claims(), Map({Claim("a1"), Claim("b2")}));
+}
+
 // Damaged journals of every shape: Open never crashes and either succeeds
 // with a prefix of the records or reports DataLoss.
 TEST(CheckpointTest, SurvivesMutatedJournals) {
