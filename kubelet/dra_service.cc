@@ -5,10 +5,11 @@
 #include <string_view>
 #include <utility>
 
-#include "base/log.h"
-#include "base/strings.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1/api.grpc.pb.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1beta1/api.grpc.pb.h"
+
+#include "base/log.h"
+#include "base/strings.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {
@@ -53,20 +54,19 @@ CheckedClaims CheckClaims(std::string_view method, const std::vector<ClaimRef>& 
                                : c.name.empty()       ? "name"
                                                       : "";
     if (!missing.empty()) {
-      out.invalid.emplace(c.uid, absl::InvalidArgumentError(base::StrCat(
-                                     method, ": claim ", base::Quote(c.namespace_), "/",
-                                     base::Quote(c.name), " (uid ", base::Quote(c.uid),
-                                     ") has no ", missing)));
+      out.invalid.emplace(
+          c.uid, absl::InvalidArgumentError(base::StrCat(
+                     method, ": claim ", base::Quote(c.namespace_), "/", base::Quote(c.name),
+                     " (uid ", base::Quote(c.uid), ") has no ", missing)));
       continue;
     }
     auto [it, inserted] = seen.emplace(c.uid, &c);
     if (inserted) continue;
     const ClaimRef& first = *it->second;
     if (first.namespace_ != c.namespace_ || first.name != c.name) {
-      out.invalid.insert_or_assign(
-          c.uid, absl::InvalidArgumentError(base::StrCat(method, ": claim uid ", c.uid,
-                                                         " is given as both ", ClaimName(first),
-                                                         " and ", ClaimName(c))));
+      out.invalid.insert_or_assign(c.uid, absl::InvalidArgumentError(base::StrCat(
+                                              method, ": claim uid ", c.uid, " is given as both ",
+                                              ClaimName(first), " and ", ClaimName(c))));
     }
   }
   for (const auto& [uid, ref] : seen) {
@@ -123,8 +123,8 @@ absl::StatusOr<std::map<std::string, PrepareResult>> DraCore::Prepare(
     results.erase(it);
   }
   for (const auto& [uid, unused] : results) {
-    Log().warn("claim handler answered for a claim not asked for method=NodePrepareResources uid={}",
-               uid);
+    Log().warn(
+        "claim handler answered for a claim not asked for method=NodePrepareResources uid={}", uid);
   }
   for (auto& [uid, status] : checked.invalid) out[uid].status = std::move(status);
   for (const auto& [uid, r] : out) {
@@ -152,16 +152,17 @@ absl::StatusOr<std::map<std::string, absl::Status>> DraCore::Unprepare(
   std::map<std::string, absl::Status> out;
   for (const ClaimRef& c : checked.valid) {
     auto it = results.find(c.uid);
-    out[c.uid] = it != results.end()
-                     ? it->second
-                     : absl::InternalError(base::StrCat("NodeUnprepareResources: claim ",
-                                                        ClaimName(c),
-                                                        " got no result from the claim handler"));
+    out[c.uid] =
+        it != results.end()
+            ? it->second
+            : absl::InternalError(base::StrCat("NodeUnprepareResources: claim ", ClaimName(c),
+                                               " got no result from the claim handler"));
   }
   for (auto& [uid, status] : checked.invalid) out[uid] = std::move(status);
   for (const auto& [uid, status] : out) {
     stats_.RecordClaim(kMethod, status.ok());
-    if (!status.ok()) Log().warn("unprepare failed uid={} error={}", uid, base::Std(status.message()));
+    if (!status.ok())
+      Log().warn("unprepare failed uid={} error={}", uid, base::Std(status.message()));
   }
   return out;
 }
@@ -249,8 +250,8 @@ class DraPluginService final : public Api::Service {
                                       const typename Api::UnprepareRequest* request,
                                       typename Api::UnprepareResponse* response) override {
     base::Clock::MonoTime start = clock_.MonotonicNow();
-    absl::StatusOr<std::map<std::string, absl::Status>> results = core_.Unprepare(
-        FromProto(request->claims()), [context] { return context->IsCancelled(); });
+    absl::StatusOr<std::map<std::string, absl::Status>> results =
+        core_.Unprepare(FromProto(request->claims()), [context] { return context->IsCancelled(); });
     if (results.ok()) {
       auto& claims = *response->mutable_claims();
       for (const auto& [uid, status] : *results) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/clock.h"
 #include "kubelet/claim_handler.h"
 #include "kubelet/kubelet_stats.h"

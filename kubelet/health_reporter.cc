@@ -10,13 +10,11 @@ namespace {
 
 // Equal for the kubelet: everything but the timestamp.
 bool SameVisibleState(const std::vector<DeviceHealth>& a, const std::vector<DeviceHealth>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                    [](const DeviceHealth& x, const DeviceHealth& y) {
-                      return std::tie(x.pool_name, x.device_name, x.health, x.message,
-                                      x.health_check_timeout) ==
-                             std::tie(y.pool_name, y.device_name, y.health, y.message,
-                                      y.health_check_timeout);
-                    });
+  return std::equal(
+      a.begin(), a.end(), b.begin(), b.end(), [](const DeviceHealth& x, const DeviceHealth& y) {
+        return std::tie(x.pool_name, x.device_name, x.health, x.message, x.health_check_timeout) ==
+               std::tie(y.pool_name, y.device_name, y.health, y.message, y.health_check_timeout);
+      });
 }
 
 }  // namespace

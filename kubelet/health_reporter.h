@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/clock.h"
 #include "kubelet/internal/clock_condition.h"
 
@@ -54,7 +55,7 @@ class HealthReporter final {
   HealthReporter& operator=(const HealthReporter&) = delete;
 
   struct Snapshot {
-    uint64_t version = 0;              // 0 until the first Report()
+    uint64_t version = 0;               // 0 until the first Report()
     std::vector<DeviceHealth> devices;  // sorted by (pool, device), unique
   };
 

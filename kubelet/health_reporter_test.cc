@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/fake_clock.h"
 
 namespace tessera::kubelet {
@@ -14,8 +15,8 @@ using ::tessera::testing::FakeClock;
 using namespace std::chrono_literals;
 
 DeviceHealth Device(std::string pool, std::string device, HealthStatus health) {
-  return DeviceHealth{.pool_name = std::move(pool), .device_name = std::move(device),
-                      .health = health};
+  return DeviceHealth{
+      .pool_name = std::move(pool), .device_name = std::move(device), .health = health};
 }
 
 TEST(HealthReporterTest, StartsEmptyAtVersionZero) {
@@ -43,7 +44,7 @@ TEST(HealthReporterTest, SortsDeduplicatesAndStampsDevices) {
   EXPECT_EQ(s.devices[1].last_updated, explicit_time);  // kept
   EXPECT_EQ(s.devices[2].device_name, "gpu-1");
   EXPECT_EQ(s.devices[2].health, HealthStatus::kUnhealthy);  // the last entry won
-  EXPECT_EQ(s.devices[2].last_updated, clock.Now());        // stamped
+  EXPECT_EQ(s.devices[2].last_updated, clock.Now());         // stamped
 }
 
 TEST(HealthReporterTest, VersionMovesOnlyOnVisibleChanges) {
@@ -81,7 +82,7 @@ TEST(HealthReporterTest, LimitsMessagesToValidUtf8Of1024Bytes) {
   DeviceHealth d = Device("p", "d0", HealthStatus::kUnhealthy);
   d.message = std::string(2000, 'x') + "\xFF";
   reporter.Report({d});
-  const std::string& message = reporter.Current().devices[0].message;
+  const std::string message = reporter.Current().devices[0].message;
   EXPECT_EQ(message.size(), kMaxHealthMessageBytes);
   EXPECT_TRUE(message.ends_with("..."));
 
@@ -123,7 +124,8 @@ TEST(HealthReporterTest, WaitForChangeEndsAtDeadlineOrStop) {
   EXPECT_EQ(seen.version, 1u);  // unchanged: the caller re-sends periodically
 
   std::stop_source stop;
-  std::jthread stopped([&] { reporter.WaitForChange(1, clock.MonotonicNow() + 10s, stop.get_token()); });
+  std::jthread stopped(
+      [&] { reporter.WaitForChange(1, clock.MonotonicNow() + 10s, stop.get_token()); });
   clock.WaitForSleepers(1);
   stop.request_stop();
   stopped.join();  // returns without any time passing

@@ -2,8 +2,9 @@
 
 #include <string_view>
 
-#include "base/log.h"
 #include "k8s.io/kubelet/pkg/apis/dra-health/v1alpha1/api.grpc.pb.h"
+
+#include "base/log.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {
@@ -56,7 +57,6 @@ class HealthService final : public ::v1alpha1::DRAResourceHealth::Service {
       grpc::ServerContext* context, const ::v1alpha1::NodeWatchResourcesRequest* /*request*/,
       grpc::ServerWriter<::v1alpha1::NodeWatchResourcesResponse>* writer) override {
     stats_.AddHealthStreams(1);
-    base::Clock::MonoTime opened = clock_.MonotonicNow();
     HealthReporter::Snapshot snapshot = reporter_.Current();
     std::string_view reason = "initial";
     bool client_gone = false;
@@ -73,8 +73,7 @@ class HealthService final : public ::v1alpha1::DRAResourceHealth::Service {
       reason = snapshot.version != sent ? "change" : "periodic";
     }
     stats_.AddHealthStreams(-1);
-    stats_.RecordRequest("v1alpha1.DRAResourceHealth", "NodeWatchResources", true,
-                         std::chrono::duration<double>(clock_.MonotonicNow() - opened).count());
+    stats_.CountRequest("v1alpha1.DRAResourceHealth", "NodeWatchResources", true);
     Log().debug("health stream ended client_gone={} stopping={}", client_gone,
                 stop_.stop_requested());
     return grpc::Status::OK;

@@ -1,7 +1,5 @@
 #include "kubelet/kubelet_client.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
@@ -9,13 +7,15 @@
 #include <system_error>
 #include <utility>
 
-#include "base/status.h"
-#include "base/status_macros.h"
-#include "base/strings.h"
 #include "k8s.io/kubelet/pkg/apis/dra-health/v1alpha1/api.grpc.pb.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1/api.grpc.pb.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1beta1/api.grpc.pb.h"
 #include "k8s.io/kubelet/pkg/apis/pluginregistration/v1/api.grpc.pb.h"
+#include <grpcpp/grpcpp.h>
+
+#include "base/status.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
 
 namespace tessera::kubelet {
 namespace {
@@ -61,7 +61,8 @@ absl::StatusOr<std::vector<std::string>> FindRegistrationSockets(const std::stri
   std::vector<std::string> sockets;
   fs::recursive_directory_iterator it(registry_dir, fs::directory_options::none, ec);
   if (ec) {
-    return base::ErrnoStatus(ec.value(), base::StrCat("find registration sockets in ", registry_dir));
+    return base::ErrnoStatus(ec.value(),
+                             base::StrCat("find registration sockets in ", registry_dir));
   }
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) {
@@ -107,13 +108,13 @@ absl::StatusOr<ValidatedPlugin> ValidatePluginInfo(const PluginInfo& info,
   }
   if (info.name.empty()) return invalid("empty plugin name");
   if (!expected_driver.empty() && info.name != expected_driver) {
-    return invalid(base::StrCat("name is ", base::Quote(info.name), ", want ",
-                                base::Quote(expected_driver)));
+    return invalid(
+        base::StrCat("name is ", base::Quote(info.name), ", want ", base::Quote(expected_driver)));
   }
   ValidatedPlugin out{.info = info,
                       .endpoint = info.endpoint.empty() ? registration_socket : info.endpoint,
                       .api = DraApiVersion::kV1};
-  if (out.endpoint.front() != '/') {
+  if (out.endpoint.empty() || out.endpoint.front() != '/') {
     return invalid(base::StrCat("endpoint ", base::Quote(info.endpoint), " is not absolute"));
   }
   std::optional<DraApiVersion> api;
@@ -345,9 +346,8 @@ absl::StatusOr<std::unique_ptr<DraPluginClient>> DraPluginClient::Connect(
   auto stubs = std::make_unique<Stubs>();
   stubs->channel = Dial(endpoint);
   if (!stubs->channel->WaitForConnected(std::chrono::system_clock::now() + dial_timeout)) {
-    return absl::UnavailableError(base::StrCat("dial DRA endpoint ", endpoint,
-                                               ": not connected within ", dial_timeout.count(),
-                                               " ms"));
+    return absl::UnavailableError(base::StrCat(
+        "dial DRA endpoint ", endpoint, ": not connected within ", dial_timeout.count(), " ms"));
   }
   if (api == DraApiVersion::kV1) {
     stubs->v1 = drav1::DRAPlugin::NewStub(stubs->channel);
@@ -376,8 +376,8 @@ absl::StatusOr<UnprepareResponse> DraPluginClient::NodeUnprepareResources(
                                                             timeout);
   }
   return Unprepare<drav1beta1::DRAPlugin::Stub, drav1beta1::NodeUnprepareResourcesRequest,
-                   drav1beta1::NodeUnprepareResourcesResponse>(*stubs_->v1beta1, endpoint_,
-                                                               claims, timeout);
+                   drav1beta1::NodeUnprepareResourcesResponse>(*stubs_->v1beta1, endpoint_, claims,
+                                                               timeout);
 }
 
 absl::StatusOr<std::unique_ptr<HealthWatch>> DraPluginClient::WatchResources(

@@ -15,14 +15,15 @@
 #pragma once
 
 #include <chrono>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "kubelet/claim_handler.h"
 #include "kubelet/health_reporter.h"
 #include "kubelet/registration_service.h"
@@ -44,8 +45,9 @@ std::string_view DraApiVersionName(DraApiVersion api);
 absl::StatusOr<std::vector<std::string>> FindRegistrationSockets(const std::string& registry_dir);
 
 // GetInfo on a registration socket.
-absl::StatusOr<PluginInfo> GetPluginInfo(const std::string& registration_socket,
-                                         std::chrono::milliseconds timeout = kKubeletGetInfoTimeout);
+absl::StatusOr<PluginInfo> GetPluginInfo(
+    const std::string& registration_socket,
+    std::chrono::milliseconds timeout = kKubeletGetInfoTimeout);
 
 // The outcome of the kubelet's DRA validation of a PluginInfo.
 struct ValidatedPlugin {

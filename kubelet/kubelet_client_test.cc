@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::kubelet {
@@ -17,11 +18,11 @@ using ::testing::HasSubstr;
 const std::string kRegSocket = "/var/lib/kubelet/plugins_registry/gpu.tessera.dev-reg.sock";
 
 PluginInfo GoodInfo() {
-  return PluginInfo{.type = "DRAPlugin",
-                    .name = "gpu.tessera.dev",
-                    .endpoint = "/var/lib/kubelet/plugins/gpu.tessera.dev/dra.sock",
-                    .supported_versions = {"v1.DRAPlugin", "v1beta1.DRAPlugin",
-                                           "v1alpha1.DRAResourceHealth"}};
+  return PluginInfo{
+      .type = "DRAPlugin",
+      .name = "gpu.tessera.dev",
+      .endpoint = "/var/lib/kubelet/plugins/gpu.tessera.dev/dra.sock",
+      .supported_versions = {"v1.DRAPlugin", "v1beta1.DRAPlugin", "v1alpha1.DRAResourceHealth"}};
 }
 
 TEST(ValidatePluginInfoTest, AcceptsOurAnswer) {
@@ -73,8 +74,7 @@ TEST(ValidatePluginInfoTest, RejectsWhatTheKubeletRejects) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("v1alpha4.DRAPlugin")));
   PluginInfo none = GoodInfo();
   none.supported_versions.clear();
-  EXPECT_THAT(ValidatePluginInfo(none, kRegSocket),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ValidatePluginInfo(none, kRegSocket), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 std::vector<ClaimRef> Claims() {

@@ -16,6 +16,16 @@ KubeletStats::KubeletStats(base::metrics::Registry& registry, std::string driver
 
 void KubeletStats::RecordRequest(std::string_view service, std::string_view method, bool ok,
                                  double duration_seconds) {
+  CountRequest(service, method, ok);
+  registry_
+      .GetHistogram(
+          "tessera_kubelet_request_duration_seconds", "Time to answer a kubelet gRPC request.",
+          base::metrics::LatencyBuckets(),
+          {{"driver", driver_}, {"service", std::string(service)}, {"method", std::string(method)}})
+      .Observe(duration_seconds);
+}
+
+void KubeletStats::CountRequest(std::string_view service, std::string_view method, bool ok) {
   registry_
       .GetCounter("tessera_kubelet_requests_total", "gRPC requests served to the kubelet.",
                   {{"driver", driver_},
@@ -23,13 +33,6 @@ void KubeletStats::RecordRequest(std::string_view service, std::string_view meth
                    {"method", std::string(method)},
                    {"result", Result(ok)}})
       .Inc();
-  registry_
-      .GetHistogram("tessera_kubelet_request_duration_seconds",
-                    "Time to answer a kubelet gRPC request.", base::metrics::LatencyBuckets(),
-                    {{"driver", driver_},
-                     {"service", std::string(service)},
-                     {"method", std::string(method)}})
-      .Observe(duration_seconds);
 }
 
 void KubeletStats::RecordClaim(std::string_view method, bool ok) {

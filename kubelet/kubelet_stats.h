@@ -3,7 +3,7 @@
 // plugins, one per driver, share the agent's registry).
 //
 //   tessera_kubelet_requests_total{driver,service,method,result}   counter
-//   tessera_kubelet_request_duration_seconds{driver,service,method} histogram
+//   tessera_kubelet_request_duration_seconds{driver,service,method} histogram (unary)
 //   tessera_prepare_claims_total{driver,result}                     counter
 //   tessera_unprepare_claims_total{driver,result}                   counter
 //   tessera_kubelet_serialize_wait_seconds{driver}                  histogram
@@ -27,8 +27,11 @@ class KubeletStats final {
  public:
   KubeletStats(base::metrics::Registry& registry, std::string driver);
 
+  // A unary call: counted and its duration observed.
   void RecordRequest(std::string_view service, std::string_view method, bool ok,
                      double duration_seconds);
+  // A call without a meaningful latency (a stream that ended): counted only.
+  void CountRequest(std::string_view service, std::string_view method, bool ok);
   void RecordClaim(std::string_view method, bool ok);  // NodePrepare/NodeUnprepareResources
   void RecordSerializeWait(double seconds);
   void SetRegistered(bool registered);

@@ -1,9 +1,9 @@
 #include "kubelet/plugin_server.h"
 
+#include <utility>
+
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/service_type.h>
-
-#include <utility>
 
 #include "base/log.h"
 #include "base/status.h"
@@ -83,11 +83,11 @@ struct PluginServer::Impl {
         recorder(MakeInfo(options, paths), stats, d.clock) {}
 
   static PluginInfo MakeInfo(const PluginServerOptions& options, const PluginPaths& paths) {
-    PluginInfo info{.type = std::string(kDraPluginType),
-                    .name = options.driver_name,
-                    .endpoint = paths.dra_socket,
-                    .supported_versions = {std::string(kDraV1Service),
-                                           std::string(kDraV1beta1Service)}};
+    PluginInfo info{
+        .type = std::string(kDraPluginType),
+        .name = options.driver_name,
+        .endpoint = paths.dra_socket,
+        .supported_versions = {std::string(kDraV1Service), std::string(kDraV1beta1Service)}};
     if (options.serve_health) info.supported_versions.emplace_back(kHealthV1alpha1Service);
     return info;
   }
@@ -135,21 +135,19 @@ absl::Status PluginServer::Start() {
   RETURN_IF_ERROR(d.deps.fs.CreateDirectories(paths_.plugin_data_dir, 0700));
   RETURN_IF_ERROR(d.deps.fs.CreateDirectories(base::DirName(paths_.registration_socket), 0700));
 
-  ASSIGN_OR_RETURN(
-      d.serializer,
-      CallSerializer::Create(
-          d.deps.clock,
-          CallSerializerOptions{
-              .lock_file = options_.pod_uid.empty() ? std::string() : paths_.serialize_lock,
-              .max_wait = options_.serialize_max_wait}));
+  ASSIGN_OR_RETURN(d.serializer, CallSerializer::Create(
+                                     d.deps.clock, CallSerializerOptions{
+                                                       .lock_file = options_.pod_uid.empty()
+                                                                        ? std::string()
+                                                                        : paths_.serialize_lock,
+                                                       .max_wait = options_.serialize_max_wait}));
   d.core = std::make_unique<DraCore>(d.deps.claims, *d.serializer, d.stats, d.deps.clock,
                                      d.stop.get_token());
   d.dra_services.push_back(NewDraV1Service(*d.core, d.stats, d.deps.clock));
   d.dra_services.push_back(NewDraV1beta1Service(*d.core, d.stats, d.deps.clock));
   if (options_.serve_health) {
     d.dra_services.push_back(NewHealthService(d.deps.health, d.stats, d.deps.clock,
-                                              options_.health_resend_interval,
-                                              d.stop.get_token()));
+                                              options_.health_resend_interval, d.stop.get_token()));
   }
   std::vector<grpc::Service*> services;
   for (auto& s : d.dra_services) services.push_back(s.get());
@@ -157,11 +155,13 @@ absl::Status PluginServer::Start() {
 
   // The DRA services are serving: now let the kubelet find us.
   d.registration_service = NewRegistrationService(d.recorder, d.stats, d.deps.clock);
-  ASSIGN_OR_RETURN(d.registration, Listen(paths_.registration_socket, {d.registration_service.get()}));
-  Log().info("kubelet plugin serving driver={} dra_socket={} registration_socket={} "
-             "rolling_update={}",
-             options_.driver_name, paths_.dra_socket, paths_.registration_socket,
-             !options_.pod_uid.empty());
+  ASSIGN_OR_RETURN(d.registration,
+                   Listen(paths_.registration_socket, {d.registration_service.get()}));
+  Log().info(
+      "kubelet plugin serving driver={} dra_socket={} registration_socket={} "
+      "rolling_update={}",
+      options_.driver_name, paths_.dra_socket, paths_.registration_socket,
+      !options_.pod_uid.empty());
   return absl::OkStatus();
 }
 
@@ -178,9 +178,10 @@ void PluginServer::Stop() {
   Shutdown(d.registration, options_.shutdown_grace);
   // Ends health streams and lock waits before the DRA server drains.
   d.stop.request_stop();
+  bool was_serving = d.dra.server != nullptr;
   Shutdown(d.dra, options_.shutdown_grace);
   d.stats.SetRegistered(false);
-  Log().info("kubelet plugin stopped driver={}", options_.driver_name);
+  if (was_serving) Log().info("kubelet plugin stopped driver={}", options_.driver_name);
 }
 
 const PluginInfo& PluginServer::info() const { return impl_->recorder.info(); }

@@ -32,6 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/clock.h"
 #include "base/filesystem.h"
 #include "base/metrics.h"

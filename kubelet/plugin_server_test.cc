@@ -11,8 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <grpcpp/grpcpp.h>
-
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -21,6 +19,8 @@
 #include "gtest/gtest.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1/api.grpc.pb.h"
 #include "k8s.io/kubelet/pkg/apis/dra/v1beta1/api.grpc.pb.h"
+#include <grpcpp/grpcpp.h>
+
 #include "kubelet/kubelet_client.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/faulty_filesystem.h"
@@ -86,8 +86,8 @@ class PluginServerTest : public ::testing::Test {
                                .pod_uid = std::move(pod_uid)};
   }
   PluginServerDeps Deps(base::Clock& clock) {
-    return PluginServerDeps{.claims = handler_, .health = health_, .clock = clock, .fs = fs_,
-                            .metrics = metrics_};
+    return PluginServerDeps{
+        .claims = handler_, .health = health_, .clock = clock, .fs = fs_, .metrics = metrics_};
   }
   PluginServerDeps Deps() { return Deps(clock_); }
 
@@ -131,8 +131,7 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
   ASSERT_GE(inotify, 0);
   // fsnotify, which the kubelet uses, reports both as "Create".
   int data_watch = ::inotify_add_watch(inotify, data_dir.c_str(), IN_CREATE | IN_MOVED_TO);
-  int registry_watch =
-      ::inotify_add_watch(inotify, registry_dir_.c_str(), IN_CREATE | IN_MOVED_TO);
+  int registry_watch = ::inotify_add_watch(inotify, registry_dir_.c_str(), IN_CREATE | IN_MOVED_TO);
   ASSERT_GE(data_watch, 0);
   ASSERT_GE(registry_watch, 0);
 
@@ -162,8 +161,8 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
             return;
           }
           auto client = DraPluginClient::Connect(plugin->endpoint, plugin->api, 1s);
-          call_at_registration = client.ok() ? (*client)->NodeUnprepareResources({}, 1s).status()
-                                             : client.status();
+          call_at_registration =
+              client.ok() ? (*client)->NodeUnprepareResources({}, 1s).status() : client.status();
           return;
         }
       }
@@ -171,14 +170,18 @@ TEST_F(PluginServerTest, DraServerServesBeforeRegistrationSocketAppears) {
   });
 
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+
+  ASSERT_NE(server, nullptr);
   kubelet.join();
   ::close(inotify);
   EXPECT_THAT(call_at_registration, IsOk());
-  EXPECT_THAT(created, ElementsAre("data/dra.sock", std::string("registry/") + kDriver + "-reg.sock"));
+  EXPECT_THAT(created,
+              ElementsAre("data/dra.sock", std::string("registry/") + kDriver + "-reg.sock"));
 }
 
 TEST_F(PluginServerTest, GetInfoAnnouncesDriverEndpointAndServices) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   absl::StatusOr<PluginInfo> info = GetPluginInfo(server->paths().registration_socket, 1s);
   ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->type, "DRAPlugin");
@@ -191,6 +194,7 @@ TEST_F(PluginServerTest, GetInfoAnnouncesDriverEndpointAndServices) {
 
 TEST_F(PluginServerTest, RegistrationFlowMarksPluginRegistered) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   EXPECT_EQ(server->registration().phase, RegistrationState::Phase::kPending);
   EXPECT_FALSE(server->registered());
 
@@ -208,6 +212,7 @@ TEST_F(PluginServerTest, RegistrationFlowMarksPluginRegistered) {
 
 TEST_F(PluginServerTest, FailedRegistrationIsRecordedAndAnsweredWithError) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   const std::string reg = server->paths().registration_socket;
   ASSERT_THAT(NotifyRegistrationStatus(reg, true, ""), IsOk());
   ASSERT_TRUE(server->registered());
@@ -227,6 +232,7 @@ TEST_F(PluginServerTest, FailedRegistrationIsRecordedAndAnsweredWithError) {
 
 TEST_F(PluginServerTest, GetInfoAnswersWhilePrepareIsBusy) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   handler_.CloseGate();
   std::jthread busy([&] { (void)client->NodePrepareResources({Claim("u1", "a")}); });
@@ -239,6 +245,7 @@ TEST_F(PluginServerTest, HealthServiceCanBeLeftOut) {
   PluginServerOptions options = Options();
   options.serve_health = false;
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   absl::StatusOr<ValidatedPlugin> plugin = RegisterPlugin(server->paths().registration_socket);
   ASSERT_THAT(plugin, IsOk());
   EXPECT_FALSE(plugin->health);
@@ -251,6 +258,7 @@ TEST_F(PluginServerTest, HealthServiceCanBeLeftOut) {
 
 TEST_F(PluginServerTest, FindRegistrationSocketsListsWhatTheKubeletWatches) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   MakeStaleSocket(registry_dir_ + "/.hidden-reg.sock");
   ASSERT_EQ(::mkdir((registry_dir_ + "/sub").c_str(), 0755), 0);
   MakeStaleSocket(registry_dir_ + "/sub/other.example.com-reg.sock");
@@ -259,14 +267,14 @@ TEST_F(PluginServerTest, FindRegistrationSocketsListsWhatTheKubeletWatches) {
   EXPECT_THAT(FindRegistrationSockets(registry_dir_),
               IsOkAndHolds(ElementsAre(server->paths().registration_socket,
                                        registry_dir_ + "/sub/other.example.com-reg.sock")));
-  EXPECT_THAT(FindRegistrationSockets(tmp_.Sub("missing")),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(FindRegistrationSockets(tmp_.Sub("missing")), StatusIs(absl::StatusCode::kNotFound));
 }
 
 // ---- sockets on disk --------------------------------------------------------
 
 TEST_F(PluginServerTest, SocketsArePrivateAndKubeletDirKeepsItsMode) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   EXPECT_EQ(ModeOf(server->paths().dra_socket) & 07777, 0600u);
   EXPECT_EQ(ModeOf(server->paths().registration_socket) & 07777, 0600u);
   EXPECT_EQ(ModeOf(server->paths().plugin_data_dir) & 07777, 0700u);
@@ -277,6 +285,7 @@ TEST_F(PluginServerTest, SocketsArePrivateAndKubeletDirKeepsItsMode) {
 TEST_F(PluginServerTest, CreatesMissingRegistryDirPrivate) {
   registry_dir_ = tmp_.Sub("fresh/plugins_registry");
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   EXPECT_TRUE(IsSocket(server->paths().registration_socket));
   EXPECT_EQ(ModeOf(registry_dir_) & 07777, 0700u);
 }
@@ -292,6 +301,8 @@ TEST_F(PluginServerTest, ReplacesStaleSockets) {
   EXPECT_THAT(GetPluginInfo(reg, 1s), StatusIs(absl::StatusCode::kUnavailable));
 
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+
+  ASSERT_NE(server, nullptr);
   EXPECT_THAT(RegisterPlugin(reg), IsOk());
   auto client = Connect(*server, DraApiVersion::kV1);
   EXPECT_THAT(client->NodeUnprepareResources({Claim("u1", "a")}), IsOk());
@@ -309,6 +320,7 @@ TEST_F(PluginServerTest, RefusesToDeleteNonSocketFiles) {
 
 TEST_F(PluginServerTest, StopRemovesOwnSocketsAndNoOneElses) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   const std::string other = registry_dir_ + "/rdma.tessera.dev-reg.sock";
   MakeStaleSocket(other);
   PluginPaths paths = server->paths();
@@ -321,6 +333,7 @@ TEST_F(PluginServerTest, StopRemovesOwnSocketsAndNoOneElses) {
 
 TEST_F(PluginServerTest, StopLeavesASocketThatWasReplaced) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   const std::string reg = server->paths().registration_socket;
   // Another instance took the name over (deleted ours, listened anew).
   ASSERT_EQ(::unlink(reg.c_str()), 0);
@@ -335,8 +348,8 @@ TEST_F(PluginServerTest, FileSystemErrorsFailCreateCleanly) {
     return op == "mkdir" ? absl::PermissionDeniedError("mkdir: read-only file system")
                          : absl::OkStatus();
   });
-  PluginServerDeps deps{.claims = handler_, .health = health_, .clock = clock_, .fs = faulty,
-                        .metrics = metrics_};
+  PluginServerDeps deps{
+      .claims = handler_, .health = health_, .clock = clock_, .fs = faulty, .metrics = metrics_};
   absl::StatusOr<std::unique_ptr<PluginServer>> server = PluginServer::Create(Options(), deps);
   EXPECT_THAT(server, StatusIs(absl::StatusCode::kPermissionDenied,
                                HasSubstr("start kubelet plugin gpu.tessera.dev")));
@@ -354,7 +367,9 @@ TEST_F(PluginServerTest, RejectsBadOptions) {
 
 TEST_F(PluginServerTest, RollingUpdateInstancesCoexist) {
   std::unique_ptr<PluginServer> a = StartOrDie(Options(kUidA));
+  ASSERT_NE(a, nullptr);
   std::unique_ptr<PluginServer> b = StartOrDie(Options(kUidB));
+  ASSERT_NE(b, nullptr);
   EXPECT_EQ(a->paths().registration_socket,
             registry_dir_ + "/" + kDriver + "-" + kUidA + "-reg.sock");
   EXPECT_EQ(a->paths().dra_socket, plugin_dir_ + "/" + kDriver + "/dra-" + kUidA + ".sock");
@@ -389,6 +404,7 @@ TEST_F(PluginServerTest, LongRegistryDirUsesShorterSocketName) {
   PluginServerOptions options = Options(kUidA);
   options.driver_name = driver;
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   const std::string& reg = server->paths().registration_socket;
   EXPECT_EQ(reg.size(), 107u);
   EXPECT_THAT(reg, ::testing::Not(HasSubstr(kUidA)));
@@ -401,6 +417,7 @@ TEST_F(PluginServerTest, LongRegistryDirUsesShorterSocketName) {
   ASSERT_EQ(::mkdir(registry_dir_.c_str(), 0755), 0);
   options.registry_dir = registry_dir_;
   server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   EXPECT_THAT(base::BaseName(server->paths().registration_socket), ::testing::StartsWith("dra-"));
   EXPECT_THAT(RegisterPlugin(server->paths().registration_socket, driver), IsOk());
 }
@@ -419,11 +436,11 @@ TEST_F(PluginServerTest, PrepareAnswersEveryClaimAndFailsOnlyTheBadOnes) {
                                               "prepare claim default/broken: gpu-1 is gone")});
   handler_.Omit("forgotten");
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
 
-  std::vector<ClaimRef> request = {Claim("good", "a"), Claim("broken", "b"),
-                                   Claim("nameless", ""), Claim("forgotten", "d"),
-                                   Claim("good", "a")};
+  std::vector<ClaimRef> request = {Claim("good", "a"), Claim("broken", "b"), Claim("nameless", ""),
+                                   Claim("forgotten", "d"), Claim("good", "a")};
   absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(request);
   ASSERT_THAT(response, IsOk());
   ASSERT_EQ(response->size(), 4u);
@@ -467,6 +484,7 @@ TEST_F(PluginServerTest, PrepareAnswersEveryClaimAndFailsOnlyTheBadOnes) {
 
 TEST_F(PluginServerTest, PrepareOfAllGoodClaimsPassesTheKubeletCheck) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   std::vector<ClaimRef> request = {Claim("u1", "a"), Claim("u2", "b", "team-x")};
   absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(request);
@@ -478,9 +496,10 @@ TEST_F(PluginServerTest, PrepareOfAllGoodClaimsPassesTheKubeletCheck) {
 
 TEST_F(PluginServerTest, ConflictingDuplicateUidFailsThatClaim) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
-  absl::StatusOr<PrepareResponse> response = client->NodePrepareResources(
-      {Claim("dup", "a"), Claim("dup", "b"), Claim("fine", "c")});
+  absl::StatusOr<PrepareResponse> response =
+      client->NodePrepareResources({Claim("dup", "a"), Claim("dup", "b"), Claim("fine", "c")});
   ASSERT_THAT(response, IsOk());
   EXPECT_THAT(response->at("dup").error, HasSubstr("given as both"));
   EXPECT_EQ(response->at("fine").error, "");
@@ -490,6 +509,7 @@ TEST_F(PluginServerTest, UnprepareAnswersEveryClaim) {
   handler_.SetUnprepareResult("stuck", absl::UnavailableError("unprepare claim stuck: busy"));
   handler_.Omit("forgotten");
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   std::vector<ClaimRef> request = {Claim("never-prepared", "a"), Claim("stuck", "b"),
                                    Claim("forgotten", "c"), Claim("", "d")};
@@ -506,6 +526,7 @@ TEST_F(PluginServerTest, UnprepareAnswersEveryClaim) {
 
 TEST_F(PluginServerTest, EmptyRequestsNeedNoHandler) {
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1beta1);
   EXPECT_THAT(client->NodePrepareResources({}), IsOkAndHolds(IsEmpty()));
   EXPECT_THAT(client->NodeUnprepareResources({}), IsOkAndHolds(IsEmpty()));
@@ -522,8 +543,8 @@ TEST_F(PluginServerTest, V1beta1GivesTheSameAnswersWithoutShareId) {
                                            .share_id = "0a1b2c3d-0000-4000-8000-000000000001"}}});
   handler_.SetPrepareResult("broken", PrepareResult{.status = absl::InternalError("boom")});
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
-  std::vector<ClaimRef> request = {Claim("shared", "a"), Claim("plain", "b"),
-                                   Claim("broken", "c")};
+  ASSERT_NE(server, nullptr);
+  std::vector<ClaimRef> request = {Claim("shared", "a"), Claim("plain", "b"), Claim("broken", "c")};
 
   absl::StatusOr<PrepareResponse> v1 =
       Connect(*server, DraApiVersion::kV1)->NodePrepareResources(request);
@@ -554,8 +575,8 @@ TEST_F(PluginServerTest, V1beta1GivesTheSameAnswersWithoutShareId) {
   // Nothing of share_id leaks onto the v1beta1 wire, not even as an unknown
   // field of Device.
   namespace beta = ::k8s::io::kubelet::pkg::apis::dra::v1beta1;
-  auto stub = beta::DRAPlugin::NewStub(grpc::CreateChannel(
-      "unix:" + server->paths().dra_socket, grpc::InsecureChannelCredentials()));
+  auto stub = beta::DRAPlugin::NewStub(grpc::CreateChannel("unix:" + server->paths().dra_socket,
+                                                           grpc::InsecureChannelCredentials()));
   beta::NodePrepareResourcesRequest raw_request;
   auto* claim = raw_request.add_claims();
   claim->set_uid("shared");
@@ -573,6 +594,7 @@ TEST_F(PluginServerTest, SerializeTimeoutFailsTheWholeCall) {
   PluginServerOptions options = Options();
   options.serialize_max_wait = 2s;
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   handler_.CloseGate();
   std::jthread first([&] { (void)client->NodePrepareResources({Claim("u1", "a")}); });
@@ -593,7 +615,9 @@ TEST_F(PluginServerTest, RollingUpdateInstancesSerializeThroughTheLockFile) {
   // Two instances of one driver (as during a DaemonSet rolling update) with
   // separate in-process locks: only the flock on serialize.lock orders them.
   std::unique_ptr<PluginServer> old_pod = StartOrDie(Options(kUidA));
+  ASSERT_NE(old_pod, nullptr);
   std::unique_ptr<PluginServer> new_pod = StartOrDie(Options(kUidB));
+  ASSERT_NE(new_pod, nullptr);
   auto old_client = Connect(*old_pod, DraApiVersion::kV1);
   auto new_client = Connect(*new_pod, DraApiVersion::kV1);
 
@@ -621,15 +645,16 @@ TEST_F(PluginServerTest, RollingUpdateInstancesSerializeThroughTheLockFile) {
 // ---- health -------------------------------------------------------------------
 
 TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
-  health_.Report({DeviceHealth{.pool_name = "node-1",
-                               .device_name = "gpu-0",
-                               .health = HealthStatus::kHealthy,
-                               .health_check_timeout = 45s},
-                  DeviceHealth{.pool_name = "node-1",
-                               .device_name = "gpu-1",
-                               .health = HealthStatus::kHealthy}});
+  health_.Report(
+      {DeviceHealth{.pool_name = "node-1",
+                    .device_name = "gpu-0",
+                    .health = HealthStatus::kHealthy,
+                    .health_check_timeout = 45s},
+       DeviceHealth{
+           .pool_name = "node-1", .device_name = "gpu-1", .health = HealthStatus::kHealthy}});
   const auto reported_at = std::chrono::floor<std::chrono::seconds>(clock_.Now());
   std::unique_ptr<PluginServer> server = StartOrDie(Options());
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   auto watch = client->WatchResources(60s);
   ASSERT_THAT(watch, IsOk());
@@ -672,12 +697,12 @@ TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
   ASSERT_THAT(periodic, IsOk());
   EXPECT_EQ(*periodic, *changed);
 
-  EXPECT_EQ(Counter("tessera_kubelet_health_reports_total",
-                    {{"driver", kDriver}, {"reason", "initial"}}),
-            1);
-  EXPECT_EQ(Counter("tessera_kubelet_health_reports_total",
-                    {{"driver", kDriver}, {"reason", "change"}}),
-            1);
+  EXPECT_EQ(
+      Counter("tessera_kubelet_health_reports_total", {{"driver", kDriver}, {"reason", "initial"}}),
+      1);
+  EXPECT_EQ(
+      Counter("tessera_kubelet_health_reports_total", {{"driver", kDriver}, {"reason", "change"}}),
+      1);
   EXPECT_EQ(Counter("tessera_kubelet_health_reports_total",
                     {{"driver", kDriver}, {"reason", "periodic"}}),
             1);
@@ -686,10 +711,12 @@ TEST_F(PluginServerTest, HealthStreamSendsFullListOnChangeAndPeriodically) {
 }
 
 TEST_F(PluginServerTest, StopEndsOpenHealthStreamsPromptly) {
-  health_.Report({DeviceHealth{.pool_name = "p", .device_name = "d", .health = HealthStatus::kHealthy}});
+  health_.Report(
+      {DeviceHealth{.pool_name = "p", .device_name = "d", .health = HealthStatus::kHealthy}});
   PluginServerOptions options = Options();
   options.shutdown_grace = 60s;  // a stuck stream would make Stop take this long
   std::unique_ptr<PluginServer> server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
   auto client = Connect(*server, DraApiVersion::kV1);
   auto watch = client->WatchResources(120s);
   ASSERT_THAT(watch, IsOk());

@@ -3,9 +3,10 @@
 #include <chrono>
 #include <utility>
 
+#include "k8s.io/kubelet/pkg/apis/pluginregistration/v1/api.grpc.pb.h"
+
 #include "base/log.h"
 #include "base/strings.h"
-#include "k8s.io/kubelet/pkg/apis/pluginregistration/v1/api.grpc.pb.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {
@@ -43,9 +44,9 @@ class RegistrationService final : public ::pluginregistration::Registration::Ser
     if (request->plugin_registered()) return grpc::Status::OK;
     // The upstream helper answers a failed registration with an error, so a
     // kubelet-side log shows both halves of the failure.
-    return grpc::Status(grpc::StatusCode::UNKNOWN,
-                        base::StrCat("plugin registration failed: ",
-                                     internal::SanitizeUtf8(request->error())));
+    return grpc::Status(
+        grpc::StatusCode::UNKNOWN,
+        base::StrCat("plugin registration failed: ", internal::SanitizeUtf8(request->error())));
   }
 
  private:
@@ -61,8 +62,7 @@ class RegistrationService final : public ::pluginregistration::Registration::Ser
 
 }  // namespace
 
-RegistrationRecorder::RegistrationRecorder(PluginInfo info, KubeletStats& stats,
-                                           base::Clock& clock)
+RegistrationRecorder::RegistrationRecorder(PluginInfo info, KubeletStats& stats, base::Clock& clock)
     : info_(std::move(info)), stats_(stats), clock_(clock) {}
 
 RegistrationState RegistrationRecorder::state() const {
@@ -73,8 +73,8 @@ RegistrationState RegistrationRecorder::state() const {
 void RegistrationRecorder::Record(bool registered, std::string error) {
   {
     absl::MutexLock lock(&mu_);
-    state_.phase = registered ? RegistrationState::Phase::kRegistered
-                              : RegistrationState::Phase::kRejected;
+    state_.phase =
+        registered ? RegistrationState::Phase::kRegistered : RegistrationState::Phase::kRejected;
     state_.error = registered ? "" : error;
     state_.updated = clock_.Now();
     ++state_.notifications;

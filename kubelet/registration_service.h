@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/clock.h"
 #include "kubelet/kubelet_stats.h"
 
@@ -34,9 +35,9 @@ inline constexpr std::string_view kHealthV1alpha1Service = "v1alpha1.DRAResource
 
 // What GetInfo returns.
 struct PluginInfo {
-  std::string type;      // "DRAPlugin"
-  std::string name;      // the driver name
-  std::string endpoint;  // absolute path of the DRA socket
+  std::string type;                             // "DRAPlugin"
+  std::string name;                             // the driver name
+  std::string endpoint;                         // absolute path of the DRA socket
   std::vector<std::string> supported_versions;  // services, most preferred first
 
   bool operator==(const PluginInfo&) const = default;

@@ -35,9 +35,8 @@ absl::StatusOr<CallSerializer::Lease> CallSerializer::Acquire(std::stop_token st
   const base::Clock::MonoTime deadline = clock_.MonotonicNow() + options_.max_wait;
   {
     absl::MutexLock lock(&mu_);
-    if (!released_.WaitUntil(mu_, deadline, stop, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return !busy_;
-        })) {
+    if (!released_.WaitUntil(mu_, deadline, stop,
+                             [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !busy_; })) {
       if (stop.stop_requested()) {
         return absl::CancelledError("serialize call: the plugin is stopping");
       }
@@ -61,9 +60,9 @@ absl::StatusOr<CallSerializer::Lease> CallSerializer::Acquire(std::stop_token st
     if (now >= deadline) {
       // The lease's destructor would flock(LOCK_UN) a lock we never got; that
       // is harmless (unlocking an unheld flock is a no-op).
-      return absl::DeadlineExceededError(
-          base::StrCat("serialize call: another instance held ", options_.lock_file,
-                       " for more than ", options_.max_wait.count(), " ms"));
+      return absl::DeadlineExceededError(base::StrCat("serialize call: another instance held ",
+                                                      options_.lock_file, " for more than ",
+                                                      options_.max_wait.count(), " ms"));
     }
     if (!clock_.SleepUntil(std::min(now + interval, deadline), stop)) {
       return absl::CancelledError("serialize call: the plugin is stopping");

@@ -13,6 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"

@@ -20,9 +20,8 @@ bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 // else (a '/', "..") must be refused before it reaches the file system.
 absl::Status ValidateDriverName(std::string_view name) {
   if (name.empty() || name.size() > 63) {
-    return absl::InvalidArgumentError(
-        base::StrCat("plugin paths: driver name ", base::Quote(name),
-                     " must be 1 to 63 characters"));
+    return absl::InvalidArgumentError(base::StrCat("plugin paths: driver name ", base::Quote(name),
+                                                   " must be 1 to 63 characters"));
   }
   bool label_start = true;
   for (size_t i = 0; i < name.size(); ++i) {
@@ -34,15 +33,15 @@ absl::Status ValidateDriverName(std::string_view name) {
       continue;
     }
     if (!IsLowerAlnum(c) && !(c == '-' && !label_start && !last)) {
-      return absl::InvalidArgumentError(base::StrCat(
-          "plugin paths: driver name ", base::Quote(name),
-          " is not a DNS subdomain (lowercase letters, digits, '-' and '.')"));
+      return absl::InvalidArgumentError(
+          base::StrCat("plugin paths: driver name ", base::Quote(name),
+                       " is not a DNS subdomain (lowercase letters, digits, '-' and '.')"));
     }
     label_start = false;
   }
   if (label_start) {
-    return absl::InvalidArgumentError(base::StrCat("plugin paths: driver name ", base::Quote(name),
-                                                   " has an empty label"));
+    return absl::InvalidArgumentError(
+        base::StrCat("plugin paths: driver name ", base::Quote(name), " has an empty label"));
   }
   return absl::OkStatus();
 }
@@ -53,11 +52,11 @@ absl::Status ValidatePodUid(std::string_view uid) {
         base::StrCat("plugin paths: pod uid ", base::Quote(uid), " is longer than 64 characters"));
   }
   for (char c : uid) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) {
-      return absl::InvalidArgumentError(base::StrCat(
-          "plugin paths: pod uid ", base::Quote(uid), " may only hold letters, digits and '-'"));
+      return absl::InvalidArgumentError(base::StrCat("plugin paths: pod uid ", base::Quote(uid),
+                                                     " may only hold letters, digits and '-'"));
     }
   }
   return absl::OkStatus();
@@ -108,8 +107,7 @@ absl::StatusOr<PluginPaths> ComputePluginPaths(const SocketPathOptions& options)
   if (absl::Status s = ValidatePodUid(options.pod_uid); !s.ok()) return s;
   absl::StatusOr<std::string> plugin_dir = CleanAbsoluteDir(options.plugin_dir, "plugin dir");
   if (!plugin_dir.ok()) return plugin_dir.status();
-  absl::StatusOr<std::string> registry_dir =
-      CleanAbsoluteDir(options.registry_dir, "registry dir");
+  absl::StatusOr<std::string> registry_dir = CleanAbsoluteDir(options.registry_dir, "registry dir");
   if (!registry_dir.ok()) return registry_dir.status();
 
   PluginPaths paths;
@@ -117,13 +115,12 @@ absl::StatusOr<PluginPaths> ComputePluginPaths(const SocketPathOptions& options)
   paths.serialize_lock = Join(paths.plugin_data_dir, "serialize.lock");
   if (options.pod_uid.empty()) {
     paths.dra_socket = Join(paths.plugin_data_dir, "dra.sock");
-    paths.registration_socket =
-        Join(*registry_dir, base::StrCat(options.driver_name, "-reg.sock"));
+    paths.registration_socket = Join(*registry_dir, base::StrCat(options.driver_name, "-reg.sock"));
   } else {
     paths.dra_socket = Join(paths.plugin_data_dir, base::StrCat("dra-", options.pod_uid, ".sock"));
-    paths.registration_socket =
-        Join(*registry_dir, RollingUpdateRegistrationSocketName(
-                                *registry_dir, options.driver_name, options.pod_uid));
+    paths.registration_socket = Join(
+        *registry_dir,
+        RollingUpdateRegistrationSocketName(*registry_dir, options.driver_name, options.pod_uid));
   }
   if (absl::Status s = CheckSocketLength(paths.dra_socket, "DRA socket"); !s.ok()) return s;
   if (absl::Status s = CheckSocketLength(paths.registration_socket, "registration socket");

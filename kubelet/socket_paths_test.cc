@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::kubelet {
@@ -32,10 +33,10 @@ TEST(ComputePluginPathsTest, UsesKubeletDefaults) {
 }
 
 TEST(ComputePluginPathsTest, CleansDirectories) {
-  absl::StatusOr<PluginPaths> paths = ComputePluginPaths(
-      SocketPathOptions{.driver_name = "gpu.tessera.dev",
-                        .plugin_dir = "/var/lib//kubelet/./plugins/",
-                        .registry_dir = "/var/lib/kubelet/plugins_registry/./"});
+  absl::StatusOr<PluginPaths> paths =
+      ComputePluginPaths(SocketPathOptions{.driver_name = "gpu.tessera.dev",
+                                           .plugin_dir = "/var/lib//kubelet/./plugins/",
+                                           .registry_dir = "/var/lib/kubelet/plugins_registry/./"});
   ASSERT_THAT(paths, IsOk());
   EXPECT_EQ(paths->dra_socket, "/var/lib/kubelet/plugins/gpu.tessera.dev/dra.sock");
   EXPECT_EQ(paths->registration_socket,
@@ -49,8 +50,7 @@ TEST(ComputePluginPathsTest, RollingUpdateNamesCarryThePodUid) {
   EXPECT_EQ(paths->dra_socket,
             std::string("/var/lib/kubelet/plugins/gpu.tessera.dev/dra-") + kUid + ".sock");
   EXPECT_EQ(paths->registration_socket,
-            std::string("/var/lib/kubelet/plugins_registry/gpu.tessera.dev-") + kUid +
-                "-reg.sock");
+            std::string("/var/lib/kubelet/plugins_registry/gpu.tessera.dev-") + kUid + "-reg.sock");
   // The lock is shared by all instances of the driver: no uid in it.
   EXPECT_EQ(paths->serialize_lock, "/var/lib/kubelet/plugins/gpu.tessera.dev/serialize.lock");
 }
@@ -83,8 +83,8 @@ TEST(RollingUpdateRegistrationSocketNameTest, HashesDriverAndUidAsLastResort) {
 TEST(RollingUpdateRegistrationSocketNameTest, AlwaysFitsWhenTheDirectoryAllowsIt) {
   // Up to 61 bytes of directory, the 45-byte shortest name always fits.
   for (size_t dir_len = 2; dir_len <= 61; ++dir_len) {
-    for (const std::string& driver : {std::string("a.io"), std::string(kLongDriver),
-                                     std::string(63, 'x')}) {
+    for (const std::string& driver :
+         {std::string("a.io"), std::string(kLongDriver), std::string(63, 'x')}) {
       std::string dir = "/" + std::string(dir_len - 1, 'r');
       std::string name = RollingUpdateRegistrationSocketName(dir, driver, kUid);
       EXPECT_LE((dir + "/" + name).size(), kMaxSocketPathBytes) << dir << " " << driver;
@@ -95,22 +95,20 @@ TEST(RollingUpdateRegistrationSocketNameTest, AlwaysFitsWhenTheDirectoryAllowsIt
 TEST(RollingUpdateRegistrationSocketNameTest, DistinctInputsGiveDistinctNames) {
   const std::string dir = "/" + std::string(60, 'r');  // forces the shortest form
   std::string a = RollingUpdateRegistrationSocketName(dir, kLongDriver, kUid);
-  std::string b = RollingUpdateRegistrationSocketName(dir, "other-driver.example.tessera.dev",
-                                                      kUid);
-  std::string c = RollingUpdateRegistrationSocketName(dir, kLongDriver,
-                                                      "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+  std::string b =
+      RollingUpdateRegistrationSocketName(dir, "other-driver.example.tessera.dev", kUid);
+  std::string c =
+      RollingUpdateRegistrationSocketName(dir, kLongDriver, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
   EXPECT_NE(a, b);
   EXPECT_NE(a, c);
   EXPECT_EQ(a, RollingUpdateRegistrationSocketName(dir, kLongDriver, kUid));
 }
 
 TEST(ComputePluginPathsTest, RejectsRegistryDirTooLongForAnyName) {
-  absl::StatusOr<PluginPaths> paths = ComputePluginPaths(
-      SocketPathOptions{.driver_name = kLongDriver,
-                        .registry_dir = "/" + std::string(62, 'r'),
-                        .pod_uid = kUid});
-  EXPECT_THAT(paths, StatusIs(absl::StatusCode::kInvalidArgument,
-                              HasSubstr("registration socket")));
+  absl::StatusOr<PluginPaths> paths = ComputePluginPaths(SocketPathOptions{
+      .driver_name = kLongDriver, .registry_dir = "/" + std::string(62, 'r'), .pod_uid = kUid});
+  EXPECT_THAT(paths,
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("registration socket")));
 }
 
 TEST(ComputePluginPathsTest, RejectsDraSocketTooLong) {
@@ -121,27 +119,26 @@ TEST(ComputePluginPathsTest, RejectsDraSocketTooLong) {
 
 TEST(ComputePluginPathsTest, RejectsBadDriverNames) {
   for (const std::string& bad :
-       {std::string(""), std::string("Gpu.tessera.dev"), std::string("gpu/../x"),
-        std::string(".."), std::string("-gpu.dev"), std::string("gpu-.dev"),
-        std::string("gpu..dev"), std::string("gpu.dev."), std::string(64, 'a')}) {
+       {std::string(""), std::string("Gpu.tessera.dev"), std::string("gpu/../x"), std::string(".."),
+        std::string("-gpu.dev"), std::string("gpu-.dev"), std::string("gpu..dev"),
+        std::string("gpu.dev."), std::string(64, 'a')}) {
     EXPECT_THAT(ComputePluginPaths(SocketPathOptions{.driver_name = bad}),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("driver name")))
         << bad;
   }
-  EXPECT_THAT(ComputePluginPaths(SocketPathOptions{.driver_name = std::string(63, 'a')}),
-              IsOk());
+  EXPECT_THAT(ComputePluginPaths(SocketPathOptions{.driver_name = std::string(63, 'a')}), IsOk());
 }
 
 TEST(ComputePluginPathsTest, RejectsBadPodUidAndRelativeDirs) {
-  EXPECT_THAT(ComputePluginPaths(
-                  SocketPathOptions{.driver_name = "gpu.tessera.dev", .pod_uid = "../etc"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pod uid")));
+  EXPECT_THAT(
+      ComputePluginPaths(SocketPathOptions{.driver_name = "gpu.tessera.dev", .pod_uid = "../etc"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pod uid")));
   EXPECT_THAT(ComputePluginPaths(
                   SocketPathOptions{.driver_name = "gpu.tessera.dev", .plugin_dir = "plugins"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("plugin dir")));
-  EXPECT_THAT(ComputePluginPaths(
-                  SocketPathOptions{.driver_name = "gpu.tessera.dev", .registry_dir = ""}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("registry dir")));
+  EXPECT_THAT(
+      ComputePluginPaths(SocketPathOptions{.driver_name = "gpu.tessera.dev", .registry_dir = ""}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("registry dir")));
 }
 
 }  // namespace

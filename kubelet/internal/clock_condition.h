@@ -16,6 +16,7 @@
 #include <stop_token>
 
 #include "absl/synchronization/mutex.h"
+
 #include "base/clock.h"
 
 namespace tessera::kubelet::internal {
@@ -32,8 +33,8 @@ class ClockCondition {
   // requested; `mu` is released while sleeping. Returns pred() at the end.
   // REQUIRES: `mu` held; `pred` reads only state guarded by `mu`.
   template <typename Pred>
-  bool WaitUntil(absl::Mutex& mu, base::Clock::MonoTime deadline, std::stop_token stop,
-                 Pred pred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+  bool WaitUntil(absl::Mutex& mu, base::Clock::MonoTime deadline, std::stop_token stop, Pred pred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     while (!pred()) {
       if (stop.stop_requested() || clock_.MonotonicNow() >= deadline) return false;
       std::stop_source wake;

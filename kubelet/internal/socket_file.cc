@@ -79,8 +79,7 @@ absl::Status RemoveOwnSocket(const std::string& path, const SocketIdentity& iden
     return base::ErrnoStatus(errno, base::StrCat("stat socket ", path));
   }
   if (!S_ISSOCK(st.st_mode) || st.st_dev != identity.device || st.st_ino != identity.inode ||
-      st.st_ctim.tv_sec != identity.ctime.tv_sec ||
-      st.st_ctim.tv_nsec != identity.ctime.tv_nsec) {
+      st.st_ctim.tv_sec != identity.ctime.tv_sec || st.st_ctim.tv_nsec != identity.ctime.tv_nsec) {
     return absl::OkStatus();  // replaced by someone else: theirs now
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {

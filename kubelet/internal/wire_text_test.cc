@@ -16,12 +16,13 @@ TEST(SanitizeUtf8Test, KeepsValidText) {
 }
 
 TEST(SanitizeUtf8Test, ReplacesEachInvalidByte) {
-  EXPECT_EQ(SanitizeUtf8("a\xFF" "b"), std::string("a") + kReplacement + "b");
+  EXPECT_EQ(SanitizeUtf8("a\xFF"
+                         "b"),
+            std::string("a") + kReplacement + "b");
   // Overlong encoding of '/' (C0 AF): both bytes are invalid.
   EXPECT_EQ(SanitizeUtf8("\xC0\xAF"), std::string(kReplacement) + kReplacement);
   // UTF-16 surrogate U+D800 encoded as UTF-8 is not valid UTF-8.
-  EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"),
-            std::string(kReplacement) + kReplacement + kReplacement);
+  EXPECT_EQ(SanitizeUtf8("\xED\xA0\x80"), std::string(kReplacement) + kReplacement + kReplacement);
   // Truncated 3-byte sequence at the end.
   EXPECT_EQ(SanitizeUtf8("x\xE2\x82"), std::string("x") + kReplacement + kReplacement);
   // Above U+10FFFF.
@@ -33,7 +34,10 @@ TEST(TruncateUtf8Test, CutsOnCharacterBoundaryWithEllipsis) {
   EXPECT_EQ(TruncateUtf8("0123456789", 10), "0123456789");
   EXPECT_EQ(TruncateUtf8("0123456789abc", 10), "0123456...");
   // "é" is 2 bytes: a cut inside it steps back before it.
-  std::string cut = TruncateUtf8("abcd\xC3\xA9" "fghij", 8);
+  std::string cut = TruncateUtf8(
+      "abcd\xC3\xA9"
+      "fghij",
+      8);
   EXPECT_EQ(cut, "abcd...");
   EXPECT_LE(cut.size(), 8u);
 }

@@ -27,12 +27,13 @@
 #include <string>
 #include <thread>
 
+#include "nlohmann/json.hpp"
+
 #include "base/clock.h"
 #include "base/filesystem.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "kubelet/plugin_server.h"
-#include "nlohmann/json.hpp"
 
 namespace tessera::kubelet {
 namespace {
@@ -46,8 +47,8 @@ class ScriptedClaimHandler final : public ClaimHandler {
     for (const ClaimRef& c : claims) {
       if (c.name.starts_with("forget-")) continue;
       if (c.name.starts_with("fail-")) {
-        out[c.uid].status = absl::FailedPreconditionError(
-            "prepare claim " + c.namespace_ + "/" + c.name + ": simulated failure");
+        out[c.uid].status = absl::FailedPreconditionError("prepare claim " + c.namespace_ + "/" +
+                                                          c.name + ": simulated failure");
       } else if (c.name.starts_with("shared-")) {
         out[c.uid].devices = {{.request_names = {"gpu/half"},
                                .pool_name = "pool-0",
@@ -69,8 +70,8 @@ class ScriptedClaimHandler final : public ClaimHandler {
     for (const ClaimRef& c : claims) {
       if (c.name.starts_with("forget-")) continue;
       out[c.uid] = c.name.starts_with("fail-")
-                       ? absl::UnavailableError("unprepare claim " + c.namespace_ + "/" +
-                                                c.name + ": simulated failure")
+                       ? absl::UnavailableError("unprepare claim " + c.namespace_ + "/" + c.name +
+                                                ": simulated failure")
                        : absl::OkStatus();
     }
     return out;
@@ -169,8 +170,9 @@ int Main(int argc, char** argv) {
   health.Report(devices);
 
   absl::StatusOr<std::unique_ptr<PluginServer>> server = PluginServer::Create(
-      flags.options, PluginServerDeps{.claims = handler, .health = health, .clock = clock,
-                                      .fs = fs, .metrics = metrics});
+      flags.options,
+      PluginServerDeps{
+          .claims = handler, .health = health, .clock = clock, .fs = fs, .metrics = metrics});
   if (!server.ok()) {
     std::cerr << "start: " << server.status() << "\n";
     return 1;

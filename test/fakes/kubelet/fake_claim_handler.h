@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "kubelet/claim_handler.h"
 
 namespace tessera::testing {
