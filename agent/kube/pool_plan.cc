@@ -110,19 +110,28 @@ PoolPlan PlanPoolSync(const DesiredPool& desired, const std::vector<Json>& exist
   std::sort(candidates.begin(), candidates.end(),
             [](const Json* a, const Json* b) { return Name(*a) < Name(*b); });
 
-  // 2. Match.
+  // 2. Match. Keys and normalized contents are computed once per slice.
+  std::vector<std::string> desired_full(n), desired_devices(n);
+  for (size_t i = 0; i < n; ++i) {
+    desired_full[i] = FullKey(desired.slices[i]);
+    desired_devices[i] = DeviceKey(desired.slices[i]);
+  }
+  std::vector<Json> candidate_content;
+  candidate_content.reserve(candidates.size());
+  for (const Json* c : candidates) candidate_content.push_back(SliceContent(*c));
   std::vector<const Json*> match(n, nullptr);
   std::vector<bool> used(candidates.size(), false);
   if (candidates.size() == 1 && n == 1) {
     match[0] = candidates[0];
     used[0] = true;
   } else {
-    for (auto key : {&FullKey, &DeviceKey}) {
+    for (int pass = 0; pass < 2; ++pass) {
+      const std::vector<std::string>& want = pass == 0 ? desired_full : desired_devices;
       for (size_t c = 0; c < candidates.size(); ++c) {
         if (used[c]) continue;
-        std::string k = key(SliceContent(*candidates[c]));
+        std::string k = pass == 0 ? FullKey(candidate_content[c]) : DeviceKey(candidate_content[c]);
         for (size_t i = 0; i < n; ++i) {
-          if (match[i] == nullptr && key(desired.slices[i]) == k) {
+          if (match[i] == nullptr && want[i] == k) {
             match[i] = candidates[c];
             used[c] = true;
             break;
@@ -138,8 +147,12 @@ PoolPlan PlanPoolSync(const DesiredPool& desired, const std::vector<Json>& exist
   // Which matched slices differ from what we want (pool fields compared with
   // the current generation first).
   auto effective = [&](size_t i) {
-    auto it = adopted.find(ContentKey(desired.slices[i]));
-    return it != adopted.end() ? it->second : NormalizeContent(desired.slices[i]);
+    Json normalized = NormalizeContent(desired.slices[i]);
+    if (!adopted.empty()) {
+      auto it = adopted.find(normalized.dump());
+      if (it != adopted.end()) return it->second;
+    }
+    return normalized;
   };
   auto differs = [&](const Json& slice, size_t i, int64_t gen) {
     const Json& spec = Field(slice, "spec");

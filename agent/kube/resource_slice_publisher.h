@@ -3,9 +3,9 @@
 // resourceslice.Controller (DRAlib v0.35; dra-api-facts.md §6.7). One per
 // driver; pool = node name.
 //
-//   SetInventory(inv)  builds the desired slices (slice_builder.h) and asks
-//                      for a sync; devices that cannot be published are
-//                      skipped and reported (metric + warning).
+//   SetInventory(inv)  builds the desired slices (slice_builder.h) and, when
+//                      they changed, asks for a sync; devices that cannot be
+//                      published are skipped and reported (metric + warning).
 //   Run(stop)          runs an informer (list + watch of the driver's slices
 //                      on this node, field selectors spec.driver and
 //                      spec.nodeName, relist on 410; a periodic relist for a
@@ -39,7 +39,8 @@
 // tessera_resourceslice_skipped_devices,
 // tessera_resourceslice_sync_duration_seconds.
 //
-// Thread-safe. `client`, `clock` and `metrics` must outlive the publisher.
+// Thread-safe. `client`, `clock` and `metrics` must outlive the publisher;
+// Run() must have returned before it is destroyed.
 #pragma once
 
 #include <chrono>
@@ -52,6 +53,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "agent/kube/kube_client.h"
 #include "agent/kube/pool_plan.h"
 #include "agent/kube/slice_builder.h"

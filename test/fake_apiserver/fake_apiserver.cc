@@ -2,9 +2,10 @@
 
 #include <vector>
 
+#include "httplib.h"
+
 #include "agent/kube/api_status.h"
 #include "base/strings.h"
-#include "httplib.h"
 
 namespace tessera::testing {
 namespace {
@@ -30,6 +31,7 @@ void ReplyStatus(httplib::Response& res, int code, std::string_view reason, std:
 // sees the request fail in transit.
 void DropConnection(httplib::Response& res) {
   res.status = 200;
+  res.body.clear();  // a body would be written instead of the failing provider
   res.set_content_provider(
       512, "application/json",
       [](size_t /*offset*/, size_t /*length*/, httplib::DataSink& /*sink*/) { return false; });
@@ -66,12 +68,22 @@ uint64_t RequestCounts::total() const {
 FakeApiServer::FakeApiServer(Options options)
     : options_(std::move(options)),
       store_(options_.store),
-      server_(std::make_unique<httplib::Server>()),
       rng_(42),
-      token_(options_.bearer_token) {}
+      token_(options_.bearer_token) {
+  if (options_.tls_cert_file.empty()) {
+    server_ = std::make_unique<httplib::Server>();
+  } else {
+    server_ = std::make_unique<httplib::SSLServer>(
+        options_.tls_cert_file.c_str(), options_.tls_key_file.c_str(),
+        options_.client_ca_file.empty() ? nullptr : options_.client_ca_file.c_str());
+  }
+}
 
 absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(Options options) {
   std::unique_ptr<FakeApiServer> server(new FakeApiServer(std::move(options)));
+  if (!server->server_->is_valid()) {
+    return absl::InvalidArgumentError("start fake api server: invalid TLS certificate or key");
+  }
   server->Install();
   if (server->options_.port == 0) {
     server->port_ = server->server_->bind_to_any_port("127.0.0.1");
@@ -85,6 +97,13 @@ absl::StatusOr<std::unique_ptr<FakeApiServer>> FakeApiServer::Start(Options opti
   }
   httplib::Server* raw = server->server_.get();
   server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  // httplib's stop() does nothing before the listen loop runs; wait for it so
+  // that Stop() right after Start() cannot leave the thread listening.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!raw->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!raw->is_running()) return absl::UnavailableError("start fake api server: listen failed");
   return server;
 }
 
@@ -97,7 +116,9 @@ void FakeApiServer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string FakeApiServer::url() const { return base::StrCat("http://127.0.0.1:", port_); }
+std::string FakeApiServer::url() const {
+  return base::StrCat(options_.tls_cert_file.empty() ? "http" : "https", "://127.0.0.1:", port_);
+}
 
 void FakeApiServer::SetFaults(const Faults& faults) {
   std::lock_guard lock(mu_);
@@ -146,13 +167,16 @@ std::string FakeApiServer::DrawFault(bool is_watch) {
 void FakeApiServer::Install() {
   httplib::Server& s = *server_;
   s.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  // As Go's net/http (the real API server): no Nagle delay between the
+  // header and body writes of one response.
+  s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(100000);
   s.set_keep_alive_timeout(60);
 
   // Everything a handler does, wrapped: authentication, counting, faults.
   // `apply` performs the request and fills the response.
-  auto handle = [this](const std::string& verb, const httplib::Request& req,
-                       httplib::Response& res, const std::function<void()>& apply) {
+  auto handle = [this](const std::string& verb, const httplib::Request& req, httplib::Response& res,
+                       const std::function<void()>& apply) {
     std::string token;
     {
       std::lock_guard lock(mu_);
@@ -172,13 +196,15 @@ void FakeApiServer::Install() {
     }
     if (fault.starts_with("server_error")) {
       bool unavailable = fault == "server_error_503";
-      ReplyStatus(res, unavailable ? 503 : 500, unavailable ? "ServiceUnavailable" : "InternalError",
+      ReplyStatus(res, unavailable ? 503 : 500,
+                  unavailable ? "ServiceUnavailable" : "InternalError",
                   "injected fault: the server is unable to handle the request");
       return;
     }
     if (fault == "throttle") {
       res.set_header("Retry-After", std::to_string(faults.retry_after_seconds));
-      ReplyStatus(res, 429, "TooManyRequests", "injected fault: too many requests, please try again later");
+      ReplyStatus(res, 429, "TooManyRequests",
+                  "injected fault: too many requests, please try again later");
       return;
     }
     if (fault == "drop_before") {
@@ -197,7 +223,8 @@ void FakeApiServer::Install() {
       return;
     }
     handle("watch", req, res, [&] {
-      ApiStore::WatchStart start = store_.StartWatch(selector, req.get_param_value("resourceVersion"));
+      ApiStore::WatchStart start =
+          store_.StartWatch(selector, req.get_param_value("resourceVersion"));
       if (start.error) {
         Reply(res, *start.error);
         return;
@@ -210,40 +237,40 @@ void FakeApiServer::Install() {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
       std::shared_ptr<ApiStore::Watch> watch(std::move(start.watch));
       res.status = 200;
-      res.set_chunked_content_provider(
-          "application/json",
-          [this, watch, deadline, bookmarks](size_t /*offset*/, httplib::DataSink& sink) {
-            while (true) {
-              if (stopped_ || !sink.is_writable()) {
-                sink.done();
-                return true;
-              }
-              auto now = std::chrono::steady_clock::now();
-              if (now >= deadline) {
-                if (bookmarks) {
-                  Json bookmark = {{"type", "BOOKMARK"},
-                                   {"object",
-                                    {{"kind", "ResourceSlice"},
-                                     {"apiVersion", "resource.k8s.io/v1"},
-                                     {"metadata", {{"resourceVersion", watch->resource_version()}}}}}};
-                  std::string line = bookmark.dump() + "\n";
-                  sink.write(line.data(), line.size());
-                }
-                sink.done();
-                return true;
-              }
-              auto step = std::min(deadline, now + std::chrono::milliseconds(100));
-              std::optional<Json> event = watch->Next(step, {});
-              if (!event) continue;
-              std::string line = event->dump() + "\n";
-              if (!sink.write(line.data(), line.size())) return false;
-              if ((*event)["type"] == "ERROR") {
-                sink.done();
-                return true;
-              }
-              return true;
+      res.set_chunked_content_provider("application/json", [this, watch, deadline, bookmarks](
+                                                               size_t /*offset*/,
+                                                               httplib::DataSink& sink) {
+        while (true) {
+          if (stopped_ || !sink.is_writable()) {
+            sink.done();
+            return true;
+          }
+          auto now = std::chrono::steady_clock::now();
+          if (now >= deadline) {
+            if (bookmarks) {
+              Json bookmark = {{"type", "BOOKMARK"},
+                               {"object",
+                                {{"kind", "ResourceSlice"},
+                                 {"apiVersion", "resource.k8s.io/v1"},
+                                 {"metadata", {{"resourceVersion", watch->resource_version()}}}}}};
+              std::string line = bookmark.dump() + "\n";
+              sink.write(line.data(), line.size());
             }
-          });
+            sink.done();
+            return true;
+          }
+          auto step = std::min(deadline, now + std::chrono::milliseconds(100));
+          std::optional<Json> event = watch->Next(step, {});
+          if (!event) continue;
+          std::string line = event->dump() + "\n";
+          if (!sink.write(line.data(), line.size())) return false;
+          if ((*event)["type"] == "ERROR") {
+            sink.done();
+            return true;
+          }
+          return true;
+        }
+      });
     });
   });
 
@@ -254,9 +281,8 @@ void FakeApiServer::Install() {
   });
 
   s.Delete(kSlices, [this, handle](const httplib::Request& req, httplib::Response& res) {
-    handle("deletecollection", req, res, [&] {
-      Reply(res, store_.DeleteSliceCollection(req.get_param_value("fieldSelector")));
-    });
+    handle("deletecollection", req, res,
+           [&] { Reply(res, store_.DeleteSliceCollection(req.get_param_value("fieldSelector"))); });
   });
 
   s.Get(kSlice, [this, handle](const httplib::Request& req, httplib::Response& res) {

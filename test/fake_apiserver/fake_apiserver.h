@@ -2,7 +2,8 @@
 // with the API server's paths, so that the real RestKubeClient and the
 // publisher can be tested over loopback.
 //
-//   GET    /apis/resource.k8s.io/v1/resourceslices[?fieldSelector=&watch=1&resourceVersion=&timeoutSeconds=]
+//   GET
+//   /apis/resource.k8s.io/v1/resourceslices[?fieldSelector=&watch=1&resourceVersion=&timeoutSeconds=]
 //   POST   /apis/resource.k8s.io/v1/resourceslices
 //   DELETE /apis/resource.k8s.io/v1/resourceslices?fieldSelector=   (deletecollection)
 //   GET|PUT|DELETE /apis/resource.k8s.io/v1/resourceslices/<name>
@@ -33,6 +34,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+
 #include "test/fake_apiserver/api_store.h"
 
 namespace httplib {
@@ -69,6 +71,11 @@ class FakeApiServer {
     ApiStore::Options store;
     std::string bearer_token;  // required when non-empty
     int port = 0;              // 0: any free port
+    // HTTPS when set (PEM files); with client_ca_file, clients must present
+    // a certificate signed by it.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    std::string client_ca_file;
   };
 
   static absl::StatusOr<std::unique_ptr<FakeApiServer>> Start(Options options);
@@ -77,7 +84,7 @@ class FakeApiServer {
   FakeApiServer(const FakeApiServer&) = delete;
   FakeApiServer& operator=(const FakeApiServer&) = delete;
 
-  // "http://127.0.0.1:<port>"
+  // "http://127.0.0.1:<port>" ("https://" with TLS)
   std::string url() const;
   int port() const { return port_; }
   ApiStore& store() { return store_; }
