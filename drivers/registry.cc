@@ -20,10 +20,10 @@ spdlog::logger& Log() {
 
 absl::Status AddGpu(const DriverDeps& deps, DriverSet& set) {
   if (!deps.nvml_library.empty()) {
-    absl::StatusOr<std::unique_ptr<nvidia::DlopenNvml>> nvml =
-        nvidia::DlopenNvml::Load(nvidia::DlopenNvmlOptions{.library = deps.nvml_library,
-                                                           .filesystem = &deps.fs,
-                                                           .mig_minors_path = deps.mig_minors_path});
+    absl::StatusOr<std::unique_ptr<nvidia::DlopenNvml>> nvml = nvidia::DlopenNvml::Load(
+        nvidia::DlopenNvmlOptions{.library = deps.nvml_library,
+                                  .filesystem = &deps.fs,
+                                  .mig_minors_path = deps.mig_minors_path});
     if (nvml.ok()) {
       set.nvml = std::move(*nvml);
     } else {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/clock.h"
 #include "base/command_runner.h"
 #include "base/filesystem.h"

@@ -12,21 +12,36 @@ using base::StrCat;
 
 std::string_view ReasonPhrase(int code) {
   switch (code) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -65,8 +80,8 @@ absl::Status StatusFromResponse(int http_code, std::string_view body, std::strin
     detail = body.empty() ? std::string("empty response") : base::Quote(body, 200);
   }
   std::string phrase(ReasonPhrase(http_code));
-  std::string message = StrCat(operation, ": ", http_code, phrase.empty() ? "" : " ", phrase, ": ",
-                               detail);
+  std::string message =
+      StrCat(operation, ": ", http_code, phrase.empty() ? "" : " ", phrase, ": ", detail);
   switch (http_code) {
     case 400:
       return absl::InvalidArgumentError(message);

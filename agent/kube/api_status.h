@@ -7,8 +7,9 @@
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "agent/kube/slice_validation.h"
 #include "nlohmann/json.hpp"
+
+#include "agent/kube/slice_validation.h"
 
 namespace tessera::agent::kube {
 

@@ -93,7 +93,8 @@ absl::StatusOr<AllocationResult> ParseResult(const Json& r, const std::string& p
 
 // nullopt for config entries that are not opaque (other kinds may appear in
 // later API versions; a driver ignores what it does not know).
-absl::StatusOr<std::optional<AllocationConfig>> ParseConfig(const Json& c, const std::string& path) {
+absl::StatusOr<std::optional<AllocationConfig>> ParseConfig(const Json& c,
+                                                            const std::string& path) {
   if (!c.is_object()) return json::TypeError(path, "object", c);
   AllocationConfig out;
   ASSIGN_OR_RETURN(out.source, json::GetString(c, path, "source"));
@@ -148,7 +149,8 @@ absl::StatusOr<ResourceClaim> ParseResourceClaim(const Json& claim) {
 
   ASSIGN_OR_RETURN(const Json* status, json::GetOptionalObject(claim, "", "status"));
   if (status == nullptr) return out;
-  ASSIGN_OR_RETURN(const Json* allocation, json::GetOptionalObject(*status, "status", "allocation"));
+  ASSIGN_OR_RETURN(const Json* allocation,
+                   json::GetOptionalObject(*status, "status", "allocation"));
   if (allocation == nullptr) return out;
   out.allocated = true;
   ASSIGN_OR_RETURN(const Json* devices,
@@ -159,7 +161,8 @@ absl::StatusOr<ResourceClaim> ParseResourceClaim(const Json& claim) {
   if (results != nullptr) {
     std::string path = json::Field(kDevices, "results");
     if (results->size() > kMaxAllocationResults) {
-      return Invalid(path, StrCat("too many entries: ", results->size(), " > ", kMaxAllocationResults));
+      return Invalid(path,
+                     StrCat("too many entries: ", results->size(), " > ", kMaxAllocationResults));
     }
     for (size_t i = 0; i < results->size(); ++i) {
       ASSIGN_OR_RETURN(AllocationResult r, ParseResult((*results)[i], json::Index(path, i)));
@@ -170,10 +173,12 @@ absl::StatusOr<ResourceClaim> ParseResourceClaim(const Json& claim) {
   if (configs != nullptr) {
     std::string path = json::Field(kDevices, "config");
     if (configs->size() > kMaxAllocationConfigs) {
-      return Invalid(path, StrCat("too many entries: ", configs->size(), " > ", kMaxAllocationConfigs));
+      return Invalid(path,
+                     StrCat("too many entries: ", configs->size(), " > ", kMaxAllocationConfigs));
     }
     for (size_t i = 0; i < configs->size(); ++i) {
-      ASSIGN_OR_RETURN(std::optional<AllocationConfig> c, ParseConfig((*configs)[i], json::Index(path, i)));
+      ASSIGN_OR_RETURN(std::optional<AllocationConfig> c,
+                       ParseConfig((*configs)[i], json::Index(path, i)));
       if (c) out.configs.push_back(*std::move(c));
     }
   }

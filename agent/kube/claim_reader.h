@@ -14,10 +14,11 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
 #include "agent/claims/claim_source.h"
 #include "agent/kube/kube_client.h"
 #include "base/filesystem.h"
-#include "nlohmann/json.hpp"
 
 namespace tessera::agent::kube {
 

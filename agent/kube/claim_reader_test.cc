@@ -2,10 +2,11 @@
 
 #include <functional>
 
-#include "agent/kube/yaml_json.h"
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agent/kube/yaml_json.h"
+#include "base/filesystem.h"
 #include "test/fake_apiserver/api_store.h"
 #include "test/fake_apiserver/fake_kube_client.h"
 #include "test/fakes/base/temp_dir.h"
@@ -15,13 +16,13 @@ namespace tessera::agent::kube {
 namespace {
 
 using Json = nlohmann::json;
-using ::testing::HasSubstr;
 using tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 Json Fixture() {
   base::RealFilesystem fs;
-  absl::StatusOr<std::string> text =
-      fs.ReadFile(std::string(TESSERA_SOURCE_DIR) + "/test/testdata/kube/resourceclaim_gpu_nic.json");
+  absl::StatusOr<std::string> text = fs.ReadFile(std::string(TESSERA_SOURCE_DIR) +
+                                                 "/test/testdata/kube/resourceclaim_gpu_nic.json");
   EXPECT_TRUE(text.ok()) << text.status();
   return Json::parse(*text);
 }
@@ -65,7 +66,8 @@ TEST(ClaimReaderTest, UnallocatedClaim) {
 
 TEST(ClaimReaderTest, SkipsConfigKindsItDoesNotKnow) {
   Json claim = Fixture();
-  claim["status"]["allocation"]["devices"]["config"].push_back({{"source", "FromClaim"}, {"future", {}}});
+  claim["status"]["allocation"]["devices"]["config"].push_back(
+      {{"source", "FromClaim"}, {"future", {}}});
   ASSERT_OK_AND_ASSIGN(ResourceClaim c, ParseResourceClaim(claim));
   EXPECT_EQ(c.configs.size(), 3u);
 }
@@ -91,13 +93,17 @@ Json& Configs(Json& c) { return c["status"]["allocation"]["devices"]["config"]; 
 INSTANTIATE_TEST_SUITE_P(
     Fields, ClaimReaderErrorTest,
     ::testing::Values(
-        Bad{"WrongApiVersion", [](Json& c) { c["apiVersion"] = "resource.k8s.io/v1beta1"; }, "apiVersion: "},
+        Bad{"WrongApiVersion", [](Json& c) { c["apiVersion"] = "resource.k8s.io/v1beta1"; },
+            "apiVersion: "},
         Bad{"WrongKind", [](Json& c) { c["kind"] = "Pod"; }, "kind: "},
         Bad{"NoMetadata", [](Json& c) { c.erase("metadata"); }, "metadata: required field missing"},
-        Bad{"NoUid", [](Json& c) { c["metadata"].erase("uid"); }, "metadata.uid: required field missing"},
-        Bad{"EmptyUid", [](Json& c) { c["metadata"]["uid"] = ""; }, "metadata.uid: must not be empty"},
+        Bad{"NoUid", [](Json& c) { c["metadata"].erase("uid"); },
+            "metadata.uid: required field missing"},
+        Bad{"EmptyUid", [](Json& c) { c["metadata"]["uid"] = ""; },
+            "metadata.uid: must not be empty"},
         Bad{"NoNamespace", [](Json& c) { c["metadata"].erase("namespace"); }, "metadata.namespace"},
-        Bad{"NameNotString", [](Json& c) { c["metadata"]["name"] = 5; }, "metadata.name: expected string"},
+        Bad{"NameNotString", [](Json& c) { c["metadata"]["name"] = 5; },
+            "metadata.name: expected string"},
         Bad{"AllocationNotObject", [](Json& c) { c["status"]["allocation"] = "yes"; },
             "status.allocation: expected object"},
         Bad{"ResultsNotArray", [](Json& c) { Results(c) = Json::object(); },
@@ -112,13 +118,16 @@ INSTANTIATE_TEST_SUITE_P(
             "results[2].pool: required field missing"},
         Bad{"ResultPoolNumber", [](Json& c) { Results(c)[2]["pool"] = 3; },
             "results[2].pool: expected string, got number"},
-        Bad{"ResultPoolInvalid", [](Json& c) { Results(c)[2]["pool"] = "Node_A"; }, "results[2].pool: "},
-        Bad{"ResultDeviceInvalid", [](Json& c) { Results(c)[0]["device"] = "GPU 0"; }, "results[0].device: "},
+        Bad{"ResultPoolInvalid", [](Json& c) { Results(c)[2]["pool"] = "Node_A"; },
+            "results[2].pool: "},
+        Bad{"ResultDeviceInvalid", [](Json& c) { Results(c)[0]["device"] = "GPU 0"; },
+            "results[0].device: "},
         Bad{"ResultDriverInvalid", [](Json& c) { Results(c)[0]["driver"] = "gpu_driver"; },
             "results[0].driver: "},
         Bad{"RequestTwoSlashes", [](Json& c) { Results(c)[0]["request"] = "a/b/c"; },
             "results[0].request: \"a/b/c\": more than one '/'"},
-        Bad{"RequestInvalid", [](Json& c) { Results(c)[0]["request"] = "GPU"; }, "results[0].request: "},
+        Bad{"RequestInvalid", [](Json& c) { Results(c)[0]["request"] = "GPU"; },
+            "results[0].request: "},
         Bad{"ShareIdNotUuid", [](Json& c) { Results(c)[3]["shareID"] = "share-1"; },
             "results[3].shareID: \"share-1\": not a lower-case RFC 4122 UUID"},
         Bad{"ShareIdUpperCase",
@@ -126,9 +135,11 @@ INSTANTIATE_TEST_SUITE_P(
             "results[3].shareID"},
         Bad{"AdminAccessString", [](Json& c) { Results(c)[2]["adminAccess"] = "no"; },
             "results[2].adminAccess: expected boolean"},
-        Bad{"ConsumedCapacityBad", [](Json& c) { Results(c)[3]["consumedCapacity"]["memory"] = "ten"; },
+        Bad{"ConsumedCapacityBad",
+            [](Json& c) { Results(c)[3]["consumedCapacity"]["memory"] = "ten"; },
             "results[3].consumedCapacity[memory]: invalid quantity"},
-        Bad{"ConsumedCapacityType", [](Json& c) { Results(c)[3]["consumedCapacity"]["memory"] = true; },
+        Bad{"ConsumedCapacityType",
+            [](Json& c) { Results(c)[3]["consumedCapacity"]["memory"] = true; },
             "results[3].consumedCapacity[memory]: expected quantity"},
         Bad{"TooManyConfigs",
             [](Json& c) {
@@ -145,7 +156,10 @@ INSTANTIATE_TEST_SUITE_P(
             "config[1].requests[0]: "},
         Bad{"OpaqueDriverMissing", [](Json& c) { Configs(c)[2]["opaque"].erase("driver"); },
             "config[2].opaque.driver: required field missing"},
-        Bad{"OpaqueParametersArray", [](Json& c) { Configs(c)[0]["opaque"]["parameters"] = {1, 2}; },
+        Bad{"OpaqueParametersArray",
+            [](Json& c) {
+              Configs(c)[0]["opaque"]["parameters"] = {1, 2};
+            },
             "config[0].opaque.parameters: expected object, got array"},
         Bad{"OpaqueParametersMissing", [](Json& c) { Configs(c)[0]["opaque"].erase("parameters"); },
             "config[0].opaque.parameters: required field missing"}),
@@ -167,9 +181,11 @@ TEST(RestClaimSourceTest, GetsAndParses) {
   bad["metadata"]["name"] = "bad";
   Results(bad)[0].erase("device");
   store.PutClaim(bad);
-  EXPECT_THAT(source.GetClaim("ml", "bad"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("parse resourceclaim ml/bad: status.allocation.devices.results[0].device")));
+  EXPECT_THAT(
+      source.GetClaim("ml", "bad"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("parse resourceclaim ml/bad: status.allocation.devices.results[0].device")));
   client.set_injector([](std::string_view) { return absl::UnavailableError("api server down"); });
   EXPECT_THAT(source.GetClaim("ml", "train-0-gpus"), StatusIs(absl::StatusCode::kUnavailable));
 }
@@ -202,7 +218,8 @@ TEST_F(FileClaimSourceTest, ReadsYamlOrJson) {
 
 TEST_F(FileClaimSourceTest, RefusesNamesThatLeaveTheDirectory) {
   FileClaimSource source(fs_, dir_.Sub("cluster"));
-  EXPECT_THAT(source.GetClaim("..", "x"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
+  EXPECT_THAT(source.GetClaim("..", "x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
   EXPECT_THAT(source.GetClaim("ml", "../../etc/passwd"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
 }

@@ -12,11 +12,11 @@ absl::StatusOr<Cluster> ConnectCluster(base::Filesystem& fs, base::Clock& clock,
                                        base::metrics::Registry& metrics,
                                        const ClusterOptions& options) {
   Cluster cluster;
-  cluster.mode = SelectClusterMode(fs, options.kubeconfig, options.env, options.service_account_dir);
+  cluster.mode =
+      SelectClusterMode(fs, options.kubeconfig, options.env, options.service_account_dir);
   if (cluster.mode == ClusterMode::kStandalone) {
     if (options.state_dir.empty()) {
-      return absl::InvalidArgumentError(
-          "connect cluster: standalone mode needs a state directory");
+      return absl::InvalidArgumentError("connect cluster: standalone mode needs a state directory");
     }
     std::string dir = base::StrCat(options.state_dir, "/cluster");
     ASSIGN_OR_RETURN(std::unique_ptr<FileKubeClient> files, FileKubeClient::Create(fs, clock, dir));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "agent/claims/claim_source.h"
 #include "agent/kube/kube_client.h"
 #include "agent/kube/kube_config.h"
@@ -26,7 +27,7 @@ struct ClusterOptions {
   std::string context;     // --context; empty: current-context
   InClusterEnv env;        // KUBERNETES_SERVICE_HOST / _PORT as read by flags.cc
   std::string service_account_dir = kServiceAccountDir;
-  std::string state_dir;   // standalone store: <state_dir>/cluster
+  std::string state_dir;  // standalone store: <state_dir>/cluster
   RestOptions rest;
 };
 

@@ -1,8 +1,9 @@
 #include "agent/kube/cluster.h"
 
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -10,8 +11,8 @@
 namespace tessera::agent::kube {
 namespace {
 
-using ::testing::HasSubstr;
 using tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -35,7 +36,8 @@ TEST_F(ClusterTest, StandaloneUsesTheFileStore) {
   EXPECT_TRUE(fs_.Exists(dir_.Sub("state/cluster/resourceslices")));
   ASSERT_OK(fs_.CreateDirectories(dir_.Sub("state/cluster/resourceclaims/ns"), 0755));
   ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("state/cluster/resourceclaims/ns/c.yaml"),
-                                "metadata: {namespace: ns, name: c, uid: u-1}\n", {.durable = false}));
+                                "metadata: {namespace: ns, name: c, uid: u-1}\n",
+                                {.durable = false}));
   ASSERT_OK_AND_ASSIGN(ResourceClaim claim, c.claims->GetClaim("ns", "c"));
   EXPECT_EQ(claim.uid, "u-1");
   EXPECT_FALSE(claim.allocated);
@@ -45,7 +47,8 @@ TEST_F(ClusterTest, StandaloneUsesTheFileStore) {
 TEST_F(ClusterTest, StandaloneNeedsAStateDir) {
   ClusterOptions o = Options();
   o.state_dir.clear();
-  EXPECT_THAT(ConnectCluster(fs_, clock_, metrics_, o), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ConnectCluster(fs_, clock_, metrics_, o),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(ClusterTest, KubeconfigAndInCluster) {
@@ -53,7 +56,8 @@ TEST_F(ClusterTest, KubeconfigAndInCluster) {
 current-context: c
 clusters: [{name: k, cluster: {server: "http://127.0.0.1:1"}}]
 contexts: [{name: c, context: {cluster: k}}]
-)", {.durable = false}));
+)",
+                                {.durable = false}));
   ClusterOptions o = Options();
   o.kubeconfig = dir_.Sub("kubeconfig");
   ASSERT_OK_AND_ASSIGN(Cluster k, ConnectCluster(fs_, clock_, metrics_, o));

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "agent/kube/slice_content.h"
 #include "agent/kube/slice_validation.h"
 #include "agent/kube/yaml_json.h"
@@ -10,7 +12,6 @@
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::agent::kube {
 namespace {
@@ -46,7 +47,8 @@ absl::Status CheckName(std::string_view name, std::string_view what) {
 absl::Status Validate(const Json& slice, const Json* old, std::string_view what) {
   FieldErrors errors = DecodeCheckResourceSlice(slice);
   if (errors.empty()) {
-    errors = old == nullptr ? ValidateResourceSlice(slice) : ValidateResourceSliceUpdate(slice, *old);
+    errors =
+        old == nullptr ? ValidateResourceSlice(slice) : ValidateResourceSliceUpdate(slice, *old);
   }
   return ToStatus(errors, what);
 }
@@ -110,8 +112,8 @@ std::string FileKubeClient::SlicePath(std::string_view name) const {
 std::string FileKubeClient::NextVersionLocked() {
   ++rv_;
   std::string text = std::to_string(rv_);
-  absl::Status s = fs_.WriteFileAtomic(StrCat(dir_, "/", kSlicesDir, "/", kVersionFile), text + "\n",
-                                       {.durable = false});
+  absl::Status s = fs_.WriteFileAtomic(StrCat(dir_, "/", kSlicesDir, "/", kVersionFile),
+                                       text + "\n", {.durable = false});
   if (!s.ok()) {
     // The counter file only speeds up the next start; versions stay unique
     // in this process either way.
@@ -193,10 +195,10 @@ absl::StatusOr<Json> FileKubeClient::CreateResourceSlice(const Json& slice) {
   CanonicalizeQuantities(obj);
   uint64_t a = rng_();
   uint64_t b = rng_();
-  meta["uid"] = fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", static_cast<uint32_t>(a >> 32),
-                            static_cast<uint16_t>(a >> 16), static_cast<uint16_t>(a) & 0xfff,
-                            (static_cast<uint16_t>(b >> 48) & 0x3fff) | 0x8000,
-                            b & 0xffffffffffffULL);
+  meta["uid"] =
+      fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", static_cast<uint32_t>(a >> 32),
+                  static_cast<uint16_t>(a >> 16), static_cast<uint16_t>(a) & 0xfff,
+                  (static_cast<uint16_t>(b >> 48) & 0x3fff) | 0x8000, b & 0xffffffffffffULL);
   meta["creationTimestamp"] = NowLocked();
   meta["generation"] = 1;
   meta["resourceVersion"] = NextVersionLocked();

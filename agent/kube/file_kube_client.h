@@ -29,6 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "agent/kube/kube_client.h"
 #include "base/clock.h"
 #include "base/filesystem.h"

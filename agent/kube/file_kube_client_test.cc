@@ -2,11 +2,12 @@
 
 #include <thread>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "agent/kube/resource_slice_publisher.h"
 #include "agent/kube/yaml_json.h"
 #include "base/filesystem.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/kube/inventories.h"
@@ -17,17 +18,17 @@ namespace tessera::agent::kube {
 namespace {
 
 using Json = nlohmann::json;
-using ::testing::HasSubstr;
 using tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 Json NewSlice(const std::string& node = "node-a") {
-  return Json{{"metadata", {{"generateName", node + "-gpu.tessera.dev-"}}},
-              {"spec",
-               {{"driver", "gpu.tessera.dev"},
-                {"pool", {{"name", node}, {"generation", 1}, {"resourceSliceCount", 1}}},
-                {"nodeName", node},
-                {"devices",
-                 {{{"name", "gpu-0"}, {"capacity", {{"memory", {{"value", "81920Mi"}}}}}}}}}}};
+  return Json{
+      {"metadata", {{"generateName", node + "-gpu.tessera.dev-"}}},
+      {"spec",
+       {{"driver", "gpu.tessera.dev"},
+        {"pool", {{"name", node}, {"generation", 1}, {"resourceSliceCount", 1}}},
+        {"nodeName", node},
+        {"devices", {{{"name", "gpu-0"}, {"capacity", {{"memory", {{"value", "81920Mi"}}}}}}}}}}};
 }
 
 std::string Name(const Json& o) { return o["metadata"]["name"]; }
@@ -38,7 +39,8 @@ class FileKubeClientTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(client_, FileKubeClient::Create(fs_, clock_, dir_.Sub("cluster")));
   }
   std::vector<std::string> Files() {
-    absl::StatusOr<std::vector<std::string>> names = fs_.ListDir(dir_.Sub("cluster/resourceslices"));
+    absl::StatusOr<std::vector<std::string>> names =
+        fs_.ListDir(dir_.Sub("cluster/resourceslices"));
     return names.ok() ? *names : std::vector<std::string>{};
   }
 
@@ -55,7 +57,7 @@ TEST_F(FileKubeClientTest, CreateWritesOneYamlFilePerSlice) {
   EXPECT_THAT(Name(a), ::testing::StartsWith("node-a-gpu.tessera.dev-"));
   EXPECT_EQ(a["metadata"]["generation"], 1);
   EXPECT_EQ(a["metadata"]["uid"].get<std::string>().size(), 36u);
-  EXPECT_EQ(a["metadata"]["creationTimestamp"], "2026-05-28T20:26:40Z");  // the FakeClock's
+  EXPECT_EQ(a["metadata"]["creationTimestamp"], "2026-05-28T20:26:40Z");      // the FakeClock's
   EXPECT_EQ(a["spec"]["devices"][0]["capacity"]["memory"]["value"], "80Gi");  // canonical
   EXPECT_LT(std::stoull(a["metadata"]["resourceVersion"].get<std::string>()),
             std::stoull(b["metadata"]["resourceVersion"].get<std::string>()));
@@ -72,11 +74,13 @@ TEST_F(FileKubeClientTest, ValidatesLikeTheApiServer) {
   Json bad = NewSlice();
   bad["spec"]["devices"][0]["name"] = "GPU_0";
   EXPECT_THAT(client_->CreateResourceSlice(bad),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.devices[0].name: Invalid value")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("spec.devices[0].name: Invalid value")));
   Json unknown = NewSlice();
   unknown["spec"]["devices"][0]["basic"] = Json::object();
   EXPECT_THAT(client_->CreateResourceSlice(unknown),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.devices[0].basic: unknown field")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("spec.devices[0].basic: unknown field")));
   EXPECT_TRUE(Files().empty() || Files() == std::vector<std::string>{".resource-version"});
 }
 
@@ -93,18 +97,22 @@ TEST_F(FileKubeClientTest, UpdateAndDeleteHonourVersionsAndPreconditions) {
   moved["spec"]["nodeName"] = "node-b";
   EXPECT_THAT(client_->UpdateResourceSlice(moved),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field is immutable")));
-  EXPECT_THAT(client_->DeleteResourceSlice(Name(a), {"other-uid", ""}), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(client_->DeleteResourceSlice(Name(a), {"other-uid", ""}),
+              StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(client_->DeleteResourceSlice(Name(a), {"", a["metadata"]["resourceVersion"]}),
               StatusIs(absl::StatusCode::kAborted));
-  EXPECT_OK(client_->DeleteResourceSlice(Name(a), {updated["metadata"]["uid"], updated["metadata"]["resourceVersion"]}));
+  EXPECT_OK(client_->DeleteResourceSlice(
+      Name(a), {updated["metadata"]["uid"], updated["metadata"]["resourceVersion"]}));
   EXPECT_THAT(client_->DeleteResourceSlice(Name(a), {}), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(client_->DeleteResourceSlice("../x", {}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(client_->DeleteResourceSlice("../x", {}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(FileKubeClientTest, ListFiltersAndSkipsJunk) {
   ASSERT_OK(client_->CreateResourceSlice(NewSlice("node-a")).status());
   ASSERT_OK(client_->CreateResourceSlice(NewSlice("node-b")).status());
-  ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("cluster/resourceslices/junk.yaml"), "a: [", {.durable = false}));
+  ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("cluster/resourceslices/junk.yaml"), "a: [",
+                                {.durable = false}));
   ASSERT_OK_AND_ASSIGN(ObjectList mine, client_->ListResourceSlices({"node-a", "gpu.tessera.dev"}));
   EXPECT_EQ(mine.items.size(), 1u);
   ASSERT_OK_AND_ASSIGN(ObjectList all, client_->ListResourceSlices({}));
@@ -140,7 +148,9 @@ TEST_F(FileKubeClientTest, NodesAndClaimsFromFiles) {
 // The publisher runs unchanged on files.
 TEST_F(FileKubeClientTest, PublisherConvergesOnFilesAndRepairsByPolling) {
   base::metrics::Registry metrics;
-  PublisherOptions options{.driver = "gpu.tessera.dev", .node_name = "node-a", .require_node_owner = false,
+  PublisherOptions options{.driver = "gpu.tessera.dev",
+                           .node_name = "node-a",
+                           .require_node_owner = false,
                            .poll_interval = std::chrono::seconds(10)};
   ASSERT_OK_AND_ASSIGN(auto publisher, Publisher::Create(*client_, clock_, metrics, options));
   drivers::Inventory inv;
@@ -156,7 +166,8 @@ TEST_F(FileKubeClientTest, PublisherConvergesOnFilesAndRepairsByPolling) {
   // Run: no watch here, so the publisher relists every poll interval and
   // notices a file removed by hand.
   std::jthread loop([&](std::stop_token stop) { publisher->Run(stop); });
-  ASSERT_OK(fs_.RemoveFile(dir_.Sub("cluster/resourceslices/" + Name(list.items[0]) + ".yaml"), false));
+  ASSERT_OK(
+      fs_.RemoveFile(dir_.Sub("cluster/resourceslices/" + Name(list.items[0]) + ".yaml"), false));
   bool repaired = false;
   for (int i = 0; i < 100 && !repaired; ++i) {
     clock_.Advance(std::chrono::seconds(5));

@@ -36,10 +36,14 @@ bool SliceSelector::Matches(const Json& slice) const {
 
 std::string_view WatchEventTypeName(WatchEventType type) {
   switch (type) {
-    case WatchEventType::kAdded: return "ADDED";
-    case WatchEventType::kModified: return "MODIFIED";
-    case WatchEventType::kDeleted: return "DELETED";
-    case WatchEventType::kBookmark: return "BOOKMARK";
+    case WatchEventType::kAdded:
+      return "ADDED";
+    case WatchEventType::kModified:
+      return "MODIFIED";
+    case WatchEventType::kDeleted:
+      return "DELETED";
+    case WatchEventType::kBookmark:
+      return "BOOKMARK";
   }
   return "UNKNOWN";
 }
@@ -48,7 +52,8 @@ absl::StatusOr<ObjectMeta> ParseObjectMeta(const Json& object) {
   ASSIGN_OR_RETURN(const Json* meta, json::GetObject(object, "", "metadata"));
   ObjectMeta out;
   ASSIGN_OR_RETURN(out.name, json::GetString(*meta, "metadata", "name"));
-  ASSIGN_OR_RETURN(std::optional<std::string> uid, json::GetOptionalString(*meta, "metadata", "uid"));
+  ASSIGN_OR_RETURN(std::optional<std::string> uid,
+                   json::GetOptionalString(*meta, "metadata", "uid"));
   ASSIGN_OR_RETURN(std::optional<std::string> rv,
                    json::GetOptionalString(*meta, "metadata", "resourceVersion"));
   ASSIGN_OR_RETURN(std::optional<int64_t> generation,
@@ -64,7 +69,8 @@ absl::StatusOr<SliceHeader> ParseSliceHeader(const Json& slice) {
   ASSIGN_OR_RETURN(out.meta, ParseObjectMeta(slice));
   ASSIGN_OR_RETURN(const Json* spec, json::GetObject(slice, "", "spec"));
   ASSIGN_OR_RETURN(out.driver, json::GetString(*spec, "spec", "driver"));
-  ASSIGN_OR_RETURN(std::optional<std::string> node, json::GetOptionalString(*spec, "spec", "nodeName"));
+  ASSIGN_OR_RETURN(std::optional<std::string> node,
+                   json::GetOptionalString(*spec, "spec", "nodeName"));
   out.node_name = node.value_or("");
   ASSIGN_OR_RETURN(const Json* pool, json::GetObject(*spec, "spec", "pool"));
   ASSIGN_OR_RETURN(out.pool, json::GetString(*pool, "spec.pool", "name"));

@@ -93,8 +93,8 @@ class KubeClient {
   // last resourceVersion seen), the version is too old (OutOfRange: relist),
   // `stop` is requested (Cancelled) or the stream fails (Unavailable).
   virtual absl::Status WatchResourceSlices(const SliceSelector& selector,
-                                           const WatchOptions& options,
-                                           const WatchHandler& handler, std::stop_token stop) = 0;
+                                           const WatchOptions& options, const WatchHandler& handler,
+                                           std::stop_token stop) = 0;
 
   // `slice` carries metadata.generateName (or name); returns the stored object.
   virtual absl::StatusOr<nlohmann::json> CreateResourceSlice(const nlohmann::json& slice) = 0;

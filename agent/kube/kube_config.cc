@@ -42,8 +42,7 @@ absl::StatusOr<Found> FindNamed(const Json& doc, std::string_view list, std::str
       return Found{value != nullptr ? value : empty, json::Field(path, inner)};
     }
   }
-  return absl::InvalidArgumentError(
-      StrCat(list, ": no entry named ", base::Quote(name)));
+  return absl::InvalidArgumentError(StrCat(list, ": no entry named ", base::Quote(name)));
 }
 
 // Reads "<key>-data" (base64) or "<key>" (a file) into `out`.
@@ -119,7 +118,8 @@ absl::StatusOr<KubeConfig> ParseDocument(const Json& doc, std::string_view base_
     const Json& u = *user.value;
     RETURN_IF_ERROR(
         RejectUnsupported(u, user.path, {"exec", "auth-provider", "username", "password"}));
-    ASSIGN_OR_RETURN(std::optional<std::string> token, json::GetOptionalString(u, user.path, "token"));
+    ASSIGN_OR_RETURN(std::optional<std::string> token,
+                     json::GetOptionalString(u, user.path, "token"));
     config.bearer_token = token.value_or("");
     ASSIGN_OR_RETURN(std::optional<std::string> token_file,
                      json::GetOptionalString(u, user.path, "tokenFile"));
@@ -200,9 +200,8 @@ absl::StatusOr<KubeConfig> InClusterConfig(const base::Filesystem& fs, const InC
                                    env.service_port.data() + env.service_port.size(), port);
   if (ec != std::errc() || ptr != env.service_port.data() + env.service_port.size() || port <= 0 ||
       port > 65535) {
-    return absl::InvalidArgumentError(
-        StrCat("in-cluster config: KUBERNETES_SERVICE_PORT ", base::Quote(env.service_port),
-               " is not a port"));
+    return absl::InvalidArgumentError(StrCat("in-cluster config: KUBERNETES_SERVICE_PORT ",
+                                             base::Quote(env.service_port), " is not a port"));
   }
   KubeConfig config;
   config.source = "in-cluster";

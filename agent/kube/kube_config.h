@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+
 #include "base/filesystem.h"
 
 namespace tessera::agent::kube {

@@ -1,16 +1,17 @@
 #include "agent/kube/kube_config.h"
 
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::agent::kube {
 namespace {
 
-using ::testing::HasSubstr;
 using tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 // base64 of "CA-PEM", "CERT-PEM", "KEY-PEM".
 constexpr char kCaB64[] = "Q0EtUEVN";
@@ -122,29 +123,37 @@ std::string WithUser(const std::string& user) {
 current-context: c
 clusters: [{name: k, cluster: {server: "https://k"}}]
 contexts: [{name: c, context: {cluster: k, user: u}}]
-users: [{name: u, user: )" + user + "}]\n";
+users: [{name: u, user: )" +
+         user + "}]\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Fields, KubeConfigErrorTest,
     ::testing::Values(
-        BadCase{"BadBase64", WithUser("{client-certificate-data: Q0VSVC1QRU0=, client-key-data: '%%%'}"),
-                absl::StatusCode::kInvalidArgument, "users[0].user.client-key-data: invalid base64"},
+        BadCase{"BadBase64",
+                WithUser("{client-certificate-data: Q0VSVC1QRU0=, client-key-data: '%%%'}"),
+                absl::StatusCode::kInvalidArgument,
+                "users[0].user.client-key-data: invalid base64"},
         BadCase{"CertWithoutKey", WithUser("{client-certificate-data: Q0VSVC1QRU0=}"),
-                absl::StatusCode::kInvalidArgument, "client-certificate and client-key must be given together"},
+                absl::StatusCode::kInvalidArgument,
+                "client-certificate and client-key must be given together"},
         BadCase{"ExecPlugin", WithUser("{exec: {command: aws}}"), absl::StatusCode::kUnimplemented,
                 "users[0].user.exec: not supported"},
         BadCase{"TokenNotString", WithUser("{token: [1]}"), absl::StatusCode::kInvalidArgument,
                 "users[0].user.token: expected string"},
         BadCase{"MissingServer",
-                "current-context: c\nclusters: [{name: k, cluster: {}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
-                absl::StatusCode::kInvalidArgument, "clusters[0].cluster.server: required field missing"},
+                "current-context: c\nclusters: [{name: k, cluster: {}}]\ncontexts: [{name: c, "
+                "context: {cluster: k}}]\n",
+                absl::StatusCode::kInvalidArgument,
+                "clusters[0].cluster.server: required field missing"},
         BadCase{"ServerNotUrl",
-                "current-context: c\nclusters: [{name: k, cluster: {server: k8s:443}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
+                "current-context: c\nclusters: [{name: k, cluster: {server: k8s:443}}]\ncontexts: "
+                "[{name: c, context: {cluster: k}}]\n",
                 absl::StatusCode::kInvalidArgument, "is not an http:// or https:// URL"},
         BadCase{"UnknownContext",
                 "current-context: nope\ncontexts: [{name: c, context: {cluster: k}}]\n",
-                absl::StatusCode::kInvalidArgument, "context \"nope\": contexts: no entry named \"nope\""},
+                absl::StatusCode::kInvalidArgument,
+                "context \"nope\": contexts: no entry named \"nope\""},
         BadCase{"UnknownCluster",
                 "current-context: c\ncontexts: [{name: c, context: {cluster: k}}]\n",
                 absl::StatusCode::kInvalidArgument, "clusters: no entry named \"k\""},
@@ -152,23 +161,32 @@ INSTANTIATE_TEST_SUITE_P(
                 "current-context: required field missing"},
         BadCase{"ContextWithoutCluster",
                 "current-context: c\ncontexts: [{name: c, context: {user: u}}]\n",
-                absl::StatusCode::kInvalidArgument, "contexts[0].context.cluster: required field missing"},
+                absl::StatusCode::kInvalidArgument,
+                "contexts[0].context.cluster: required field missing"},
         BadCase{"MissingCaFile",
-                "current-context: c\nclusters: [{name: k, cluster: {server: 'https://k', certificate-authority: /nonexistent/ca.crt}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
-                absl::StatusCode::kNotFound, "clusters[0].cluster.certificate-authority: read /nonexistent/ca.crt"},
+                "current-context: c\nclusters: [{name: k, cluster: {server: 'https://k', "
+                "certificate-authority: /nonexistent/ca.crt}}]\ncontexts: [{name: c, context: "
+                "{cluster: k}}]\n",
+                absl::StatusCode::kNotFound,
+                "clusters[0].cluster.certificate-authority: read /nonexistent/ca.crt"},
         BadCase{"TlsServerName",
-                "current-context: c\nclusters: [{name: k, cluster: {server: 'https://k', tls-server-name: x}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
-                absl::StatusCode::kUnimplemented, "clusters[0].cluster.tls-server-name: not supported"},
+                "current-context: c\nclusters: [{name: k, cluster: {server: 'https://k', "
+                "tls-server-name: x}}]\ncontexts: [{name: c, context: {cluster: k}}]\n",
+                absl::StatusCode::kUnimplemented,
+                "clusters[0].cluster.tls-server-name: not supported"},
         BadCase{"NotYaml", "a: [", absl::StatusCode::kInvalidArgument, "kubeconfig: line"},
-        BadCase{"NotAMap", "- 1\n- 2\n", absl::StatusCode::kInvalidArgument, "document: expected object"}),
+        BadCase{"NotAMap", "- 1\n- 2\n", absl::StatusCode::kInvalidArgument,
+                "document: expected object"}),
     [](const ::testing::TestParamInfo<BadCase>& param_info) { return param_info.param.name; });
 
 TEST_F(KubeConfigTest, LoadNamesTheFile) {
-  EXPECT_THAT(LoadKubeconfig(fs_, dir_.Sub("missing")),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("read kubeconfig " + dir_.Sub("missing"))));
+  EXPECT_THAT(
+      LoadKubeconfig(fs_, dir_.Sub("missing")),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("read kubeconfig " + dir_.Sub("missing"))));
   Write("bad", "current-context: c\n");
   EXPECT_THAT(LoadKubeconfig(fs_, dir_.Sub("bad")),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kubeconfig " + dir_.Sub("bad") + ": context")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kubeconfig " + dir_.Sub("bad") + ": context")));
 }
 
 TEST_F(KubeConfigTest, InClusterReadsTheServiceAccount) {
@@ -184,8 +202,9 @@ TEST_F(KubeConfigTest, InClusterReadsTheServiceAccount) {
 }
 
 TEST_F(KubeConfigTest, InClusterErrors) {
-  EXPECT_THAT(InClusterConfig(fs_, {"", ""}, dir_.Sub("sa")),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("KUBERNETES_SERVICE_HOST")));
+  EXPECT_THAT(
+      InClusterConfig(fs_, {"", ""}, dir_.Sub("sa")),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("KUBERNETES_SERVICE_HOST")));
   EXPECT_THAT(InClusterConfig(fs_, {"10.0.0.1", "443"}, dir_.Sub("sa")),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("token")));
   Write("sa/token", "tok");

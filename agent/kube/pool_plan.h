@@ -32,8 +32,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/kube/slice_builder.h"
 #include "nlohmann/json.hpp"
+
+#include "agent/kube/slice_builder.h"
 
 namespace tessera::agent::kube {
 

@@ -3,10 +3,11 @@
 #include <string>
 #include <vector>
 
-#include "agent/kube/slice_content.h"
-#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agent/kube/slice_content.h"
+#include "base/strings.h"
 
 namespace tessera::agent::kube {
 namespace {
@@ -95,7 +96,8 @@ TEST(PoolPlanTest, OneChangedSliceIsOneUpdateWithoutBump) {
 }
 
 TEST(PoolPlanTest, TwoChangedSlicesBumpAndUpdateAllMatched) {
-  DesiredPool desired = Pool({Devices({Dev("a", "x")}), Devices({Dev("b", "x")}), Devices({Dev("c")})});
+  DesiredPool desired =
+      Pool({Devices({Dev("a", "x")}), Devices({Dev("b", "x")}), Devices({Dev("c")})});
   std::vector<Json> existing = {Existing("s1", Devices({Dev("a")}), 3, 3),
                                 Existing("s2", Devices({Dev("b")}), 3, 3),
                                 Existing("s3", desired.slices[2], 3, 3)};
@@ -171,11 +173,11 @@ TEST(PoolPlanTest, QuantitiesAndTaintTimesCompareSemantically) {
   Json want = Devices({Json{{"name", "a"},
                             {"capacity", {{"memory", {{"value", "1Gi"}}}}},
                             {"taints", {{{"key", "k"}, {"effect", "NoSchedule"}}}}}});
-  Json stored = Devices({Json{{"name", "a"},
-                              {"capacity", {{"memory", {{"value", "1024Mi"}}}}},
-                              {"taints",
-                               {{{"key", "k"}, {"effect", "NoSchedule"},
-                                 {"timeAdded", "2026-01-01T00:00:00Z"}}}}}});
+  Json stored = Devices(
+      {Json{{"name", "a"},
+            {"capacity", {{"memory", {{"value", "1024Mi"}}}}},
+            {"taints",
+             {{{"key", "k"}, {"effect", "NoSchedule"}, {"timeAdded", "2026-01-01T00:00:00Z"}}}}}});
   DesiredPool desired = Pool({want});
   PoolPlan plan = PlanPoolSync(desired, {Existing("s1", stored, 1, 1)}, std::nullopt, {});
   EXPECT_TRUE(plan.empty());
@@ -185,10 +187,10 @@ TEST(PoolPlanTest, UpdateKeepsTheServersTaintTimes) {
   Json want = Devices({Json{{"name", "a"},
                             {"attributes", {{"model", {{"string", "new"}}}}},
                             {"taints", {{{"key", "k"}, {"effect", "NoSchedule"}}}}}});
-  Json stored = Devices({Json{{"name", "a"},
-                              {"taints",
-                               {{{"key", "k"}, {"effect", "NoSchedule"},
-                                 {"timeAdded", "2026-01-01T00:00:00Z"}}}}}});
+  Json stored = Devices(
+      {Json{{"name", "a"},
+            {"taints",
+             {{{"key", "k"}, {"effect", "NoSchedule"}, {"timeAdded", "2026-01-01T00:00:00Z"}}}}}});
   PoolPlan plan = PlanPoolSync(Pool({want}), {Existing("s1", stored, 1, 1)}, std::nullopt, {});
   ASSERT_EQ(plan.updates.size(), 1u);
   EXPECT_EQ(plan.updates[0].object["spec"]["devices"][0]["taints"][0]["timeAdded"],
@@ -196,7 +198,8 @@ TEST(PoolPlanTest, UpdateKeepsTheServersTaintTimes) {
 }
 
 TEST(PoolPlanTest, AdoptedContentStopsTheUpdateLoop) {
-  Json want = Devices({Json{{"name", "a"}, {"taints", {{{"key", "k"}, {"effect", "NoSchedule"}}}}}});
+  Json want =
+      Devices({Json{{"name", "a"}, {"taints", {{{"key", "k"}, {"effect", "NoSchedule"}}}}}});
   Json stored = Devices({Dev("a")});  // the server dropped the taints
   stored["devices"][0].erase("attributes");
   DesiredPool desired = Pool({want});
@@ -207,10 +210,13 @@ TEST(PoolPlanTest, AdoptedContentStopsTheUpdateLoop) {
 }
 
 TEST(PoolPlanTest, CounterSlicesMatchByCounterSetNames) {
-  Json counters0 = Json{{"sharedCounters", {{{"name", "gpu-0"}, {"counters", {{"m", {{"value", "1"}}}}}}}}};
-  Json counters1 = Json{{"sharedCounters", {{{"name", "gpu-1"}, {"counters", {{"m", {{"value", "1"}}}}}}}}};
+  Json counters0 =
+      Json{{"sharedCounters", {{{"name", "gpu-0"}, {"counters", {{"m", {{"value", "1"}}}}}}}}};
+  Json counters1 =
+      Json{{"sharedCounters", {{{"name", "gpu-1"}, {"counters", {{"m", {{"value", "1"}}}}}}}}};
   DesiredPool desired = Pool({counters0, counters1, Devices({Dev("a")})});
-  std::vector<Json> existing = {Existing("s-c1", counters1, 1, 3), Existing("s-c0", counters0, 1, 3),
+  std::vector<Json> existing = {Existing("s-c1", counters1, 1, 3),
+                                Existing("s-c0", counters0, 1, 3),
                                 Existing("s-d", desired.slices[2], 1, 3)};
   EXPECT_TRUE(PlanPoolSync(desired, existing, std::nullopt, {}).empty());
   // Counter sets dropped by the server: still matched (by their empty device

@@ -134,18 +134,21 @@ int Main(int repetitions) {
     first.push_back(r.first_ms);
     resync.push_back(r.resync_ms);
     change.push_back(r.change_ms);
-    ok = ok && r.converged && r.first_writes == r.slices && r.resync_calls == 0 && r.change_writes == 1;
+    ok = ok && r.converged && r.first_writes == r.slices && r.resync_calls == 0 &&
+         r.change_writes == 1;
   }
   const Round& last = rounds.back();
   double first_ms = Median(first);
   ok = ok && first_ms < kWallBudgetMs;
-  std::printf("devices=1024 slices=%zu repetitions=%d (median wall time)\n", last.slices, repetitions);
-  std::printf("first_publish:    api_writes=%llu budget=%zu ratio=%.2f  reads=%llu (node lookup)  "
-              "wall_ms=%.1f budget_ms=%.0f ratio=%.3f\n",
-              static_cast<unsigned long long>(last.first_writes), last.slices,
-              static_cast<double>(last.first_writes) / static_cast<double>(last.slices),
-              static_cast<unsigned long long>(last.first_reads), first_ms, kWallBudgetMs,
-              first_ms / kWallBudgetMs);
+  std::printf("devices=1024 slices=%zu repetitions=%d (median wall time)\n", last.slices,
+              repetitions);
+  std::printf(
+      "first_publish:    api_writes=%llu budget=%zu ratio=%.2f  reads=%llu (node lookup)  "
+      "wall_ms=%.1f budget_ms=%.0f ratio=%.3f\n",
+      static_cast<unsigned long long>(last.first_writes), last.slices,
+      static_cast<double>(last.first_writes) / static_cast<double>(last.slices),
+      static_cast<unsigned long long>(last.first_reads), first_ms, kWallBudgetMs,
+      first_ms / kWallBudgetMs);
   std::printf("unchanged_resync: api_calls=%llu budget=0 %s  wall_ms=%.2f\n",
               static_cast<unsigned long long>(last.resync_calls),
               last.resync_calls == 0 ? "within" : "OVER", Median(resync));

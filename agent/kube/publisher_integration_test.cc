@@ -4,12 +4,13 @@
 #include <set>
 #include <thread>
 
-#include "agent/kube/resource_slice_publisher.h"
-#include "agent/kube/rest_kube_client.h"
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+
+#include "agent/kube/resource_slice_publisher.h"
+#include "agent/kube/rest_kube_client.h"
+#include "base/filesystem.h"
 #include "test/fake_apiserver/fake_apiserver.h"
 #include "test/fakes/kube/inventories.h"
 #include "test/fakes/kube/pool_checks.h"
@@ -72,7 +73,9 @@ class PublisherLoopbackTest : public ::testing::Test {
 
   bool WaitConverged(std::chrono::seconds timeout) {
     return server_->store().WaitFor(
-        [&](const std::vector<Json>& s) { return testing::PoolConverged(s, *publisher_->desired()); },
+        [&](const std::vector<Json>& s) {
+          return testing::PoolConverged(s, *publisher_->desired());
+        },
         timeout);
   }
 
@@ -86,8 +89,11 @@ class PublisherLoopbackTest : public ::testing::Test {
 };
 
 TEST_F(PublisherLoopbackTest, ConvergesUnderThirtyPercentFaults) {
-  server_->SetFaults(Faults{.rate = 0.3, .watches = true, .slow_delay = std::chrono::milliseconds(20),
-                            .retry_after_seconds = 1, .seed = 2024});
+  server_->SetFaults(Faults{.rate = 0.3,
+                            .watches = true,
+                            .slow_delay = std::chrono::milliseconds(20),
+                            .retry_after_seconds = 1,
+                            .seed = 2024});
   StartPublisher({.partitionable_devices = true});
   drivers::Inventory inv = testing::PartitionedGpuNode(8, 32);  // 256 devices, 8 counter sets
   ASSERT_OK(publisher_->SetInventory(inv));
@@ -165,7 +171,8 @@ TEST_F(PublisherLoopbackTest, UnchangedResyncWritesNothingAndAChangeWritesOnce) 
 }
 
 TEST_F(PublisherLoopbackTest, AdoptsFieldsOfDisabledGatesWithoutAnUpdateLoop) {
-  server_->store().SetDisabledGates({testing::kGateDeviceTaints, testing::kGatePartitionableDevices});
+  server_->store().SetDisabledGates(
+      {testing::kGateDeviceTaints, testing::kGatePartitionableDevices});
   StartPublisher({.partitionable_devices = true, .device_taints = true});
   drivers::Inventory inv = testing::PartitionedGpuNode(2, 4);
   inv.devices[2].taints = {{"gpu.tessera.dev/degraded", "", "NoSchedule"}};
@@ -182,9 +189,10 @@ TEST_F(PublisherLoopbackTest, AdoptsFieldsOfDisabledGatesWithoutAnUpdateLoop) {
     }
   }
   EXPECT_GE(publisher_->counters().adoptions, 1u);
-  EXPECT_GE(metrics_.GetCounter("tessera_resourceslice_dropped_fields_total", "", {{"driver", kDriver}})
-                .value(),
-            1);
+  EXPECT_GE(
+      metrics_.GetCounter("tessera_resourceslice_dropped_fields_total", "", {{"driver", kDriver}})
+          .value(),
+      1);
   // Let the informer's own echo events settle, then: no more writes.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   server_->ResetCounts();

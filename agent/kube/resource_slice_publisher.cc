@@ -51,9 +51,9 @@ struct Publisher::Stats {
                                 {{"driver", d}})) {}
 
   base::metrics::Counter& Write(const char* op, bool ok) {
-    return registry.GetCounter("tessera_resourceslice_writes_total",
-                               "ResourceSlice writes by operation and result",
-                               {{"driver", driver}, {"op", op}, {"result", ok ? "success" : "error"}});
+    return registry.GetCounter(
+        "tessera_resourceslice_writes_total", "ResourceSlice writes by operation and result",
+        {{"driver", driver}, {"op", op}, {"result", ok ? "success" : "error"}});
   }
 
   base::metrics::Registry& registry;
@@ -101,8 +101,8 @@ absl::Status Publisher::SetInventory(const drivers::Inventory& inventory) {
     if (desired_ && desired_->slices == pool.slices) return absl::OkStatus();
     if (pool.skipped != skipped_) {
       for (const SkippedDevice& s : pool.skipped) {
-        Log()->warn("device not published driver={} device={} reason={}", options_.driver,
-                    s.device, s.reason);
+        Log()->warn("device not published driver={} device={} reason={}", options_.driver, s.device,
+                    s.reason);
       }
       skipped_ = pool.skipped;
     }
@@ -272,9 +272,8 @@ absl::Status Publisher::Sync() {
   uint64_t ticket = ++requested_;
   due_ = clock_.MonotonicNow();
   wake_.request_stop();
-  auto done = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return completed_ >= ticket || !running_;
-  };
+  auto done = [this, ticket]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return completed_ >= ticket || !running_; };
   mu_.Await(absl::Condition(&done));
   absl::Status result = completed_ >= ticket
                             ? last_result_
@@ -399,9 +398,10 @@ void Publisher::Run(std::stop_token stop) {
       backoff = options_.retry_initial;
       next = clock_.MonotonicNow() + options_.resync_period;
     } else if (absl::IsInvalidArgument(s)) {
-      Log()->error("resource slices rejected, not retrying until the devices change driver={} "
-                   "error={}",
-                   options_.driver, base::Std(s.message()));
+      Log()->error(
+          "resource slices rejected, not retrying until the devices change driver={} "
+          "error={}",
+          options_.driver, base::Std(s.message()));
       next = clock_.MonotonicNow() + options_.resync_period;
     } else {
       Log()->warn("sync resource slices failed, retrying driver={} delay_ms={} error={}",

@@ -53,6 +53,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "agent/kube/kube_client.h"
 #include "agent/kube/pool_plan.h"
 #include "agent/kube/slice_builder.h"

@@ -3,10 +3,11 @@
 #include <set>
 #include <thread>
 
-#include "agent/kube/slice_content.h"
-#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agent/kube/slice_content.h"
+#include "base/strings.h"
 #include "test/fake_apiserver/api_store.h"
 #include "test/fake_apiserver/fake_kube_client.h"
 #include "test/fakes/base/fake_clock.h"
@@ -18,10 +19,10 @@ namespace tessera::agent::kube {
 namespace {
 
 using Json = nlohmann::json;
-using ::testing::HasSubstr;
 using tessera::testing::ApiStore;
 using tessera::testing::FakeClock;
 using tessera::testing::FakeKubeClient;
+using ::testing::HasSubstr;
 
 constexpr char kDriver[] = "gpu.tessera.dev";
 constexpr char kNode[] = "node-a";
@@ -217,7 +218,8 @@ TEST_F(PublisherTest, TransientErrorsFailTheSyncAndTheNextOneConverges) {
   ASSERT_OK(publisher->Sync());
   EXPECT_TRUE(Converged(store_.Slices(), *publisher->desired()));
   EXPECT_EQ(publisher->counters().failed_syncs, 2u);
-  EXPECT_EQ(Metric("tessera_resourceslice_syncs_total", {{"driver", kDriver}, {"result", "error"}}), 2);
+  EXPECT_EQ(Metric("tessera_resourceslice_syncs_total", {{"driver", kDriver}, {"result", "error"}}),
+            2);
 }
 
 TEST_F(PublisherTest, NodeOwnerRequiredInClusterOptionalStandalone) {
@@ -238,10 +240,12 @@ TEST_F(PublisherTest, NodeOwnerRequiredInClusterOptionalStandalone) {
 }
 
 TEST_F(PublisherTest, RejectsBadNames) {
-  EXPECT_THAT(Publisher::Create(client_, clock_, metrics_, {.driver = "bad_driver", .node_name = kNode}),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(Publisher::Create(client_, clock_, metrics_, {.driver = kDriver, .node_name = "Node"}),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      Publisher::Create(client_, clock_, metrics_, {.driver = "bad_driver", .node_name = kNode}),
+      testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      Publisher::Create(client_, clock_, metrics_, {.driver = kDriver, .node_name = "Node"}),
+      testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(PublisherTest, SkippedDevicesAreCounted) {
@@ -249,7 +253,9 @@ TEST_F(PublisherTest, SkippedDevicesAreCounted) {
   drivers::Inventory inv = testing::GpuNode(2);
   inv.devices[0].name = "Bad_Name";
   ASSERT_OK(publisher->SetInventory(inv));
-  EXPECT_EQ(metrics_.GetGauge("tessera_resourceslice_skipped_devices", "", {{"driver", kDriver}}).value(), 1);
+  EXPECT_EQ(
+      metrics_.GetGauge("tessera_resourceslice_skipped_devices", "", {{"driver", kDriver}}).value(),
+      1);
   ASSERT_OK(publisher->Sync());
   EXPECT_EQ(PublishedDevices(store_.Slices()), (std::set<std::string>{"gpu-1"}));
 }
@@ -278,8 +284,9 @@ class PublisherRunTest : public PublisherTest {
   // real time, the loop's delays on the fake clock).
   bool AdvanceUntilConverged(std::chrono::seconds step, int max_steps) {
     for (int i = 0; i < max_steps; ++i) {
-      if (store_.WaitFor([&](const std::vector<Json>& s) { return Converged(s, *publisher_->desired()); },
-                         std::chrono::milliseconds(100))) {
+      if (store_.WaitFor(
+              [&](const std::vector<Json>& s) { return Converged(s, *publisher_->desired()); },
+              std::chrono::milliseconds(100))) {
         return true;
       }
       clock_.Advance(step);

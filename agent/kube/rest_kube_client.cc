@@ -1,13 +1,13 @@
 #include "agent/kube/rest_kube_client.h"
 
-#include <curl/curl.h>
-
 #include <array>
 #include <charconv>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <vector>
+
+#include <curl/curl.h>
 
 #include "agent/kube/api_status.h"
 #include "agent/kube/slice_validation.h"
@@ -217,7 +217,8 @@ struct RestKubeClient::Impl {
   std::string Url(CURL* h, const Request& req) const {
     std::string url = StrCat(config.server, req.path);
     for (size_t i = 0; i < req.query.size(); ++i) {
-      base::StrAppend(&url, i == 0 ? "?" : "&", req.query[i].first, "=", Escape(h, req.query[i].second));
+      base::StrAppend(&url, i == 0 ? "?" : "&", req.query[i].first, "=",
+                      Escape(h, req.query[i].second));
     }
     return url;
   }
@@ -237,7 +238,8 @@ struct RestKubeClient::Impl {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnWrite);
@@ -252,8 +254,8 @@ struct RestKubeClient::Impl {
       curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
     }
     if (!config.client_cert_pem.empty()) {
-      curl_blob cert{const_cast<char*>(config.client_cert_pem.data()), config.client_cert_pem.size(),
-                     CURL_BLOB_COPY};
+      curl_blob cert{const_cast<char*>(config.client_cert_pem.data()),
+                     config.client_cert_pem.size(), CURL_BLOB_COPY};
       curl_blob key{const_cast<char*>(config.client_key_pem.data()), config.client_key_pem.size(),
                     CURL_BLOB_COPY};
       curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
@@ -294,12 +296,13 @@ struct RestKubeClient::Impl {
 
   void Record(const Request& req, const std::string& code, double seconds) {
     base::metrics::Labels labels = {{"verb", req.verb}, {"resource", req.resource}, {"code", code}};
-    metrics.GetCounter("tessera_kube_requests_total", "API server requests by verb and code", labels)
+    metrics
+        .GetCounter("tessera_kube_requests_total", "API server requests by verb and code", labels)
         .Inc();
     metrics
         .GetHistogram("tessera_kube_request_duration_seconds",
-                      "API server request latency by verb and code", base::metrics::LatencyBuckets(),
-                      labels)
+                      "API server request latency by verb and code",
+                      base::metrics::LatencyBuckets(), labels)
         .Observe(seconds);
   }
 
@@ -338,8 +341,8 @@ struct RestKubeClient::Impl {
       Failure failure = Classify(rc);
       if (t.overflow) {
         Record(req, "error", seconds);
-        return absl::ResourceExhaustedError(StrCat(req.operation, ": response larger than ",
-                                                   options.max_response_bytes, " bytes"));
+        return absl::ResourceExhaustedError(
+            StrCat(req.operation, ": response larger than ", options.max_response_bytes, " bytes"));
       }
       bool retry = false;
       std::optional<std::chrono::seconds> retry_after;
@@ -434,19 +437,20 @@ absl::StatusOr<std::unique_ptr<RestKubeClient>> RestKubeClient::Create(
   static CURLcode init_rc = CURLE_OK;
   std::call_once(init, [] { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (init_rc != CURLE_OK) {
-    return absl::InternalError(StrCat("create api client: curl_global_init: ",
-                                      curl_easy_strerror(init_rc)));
+    return absl::InternalError(
+        StrCat("create api client: curl_global_init: ", curl_easy_strerror(init_rc)));
   }
   if (!config.server.starts_with("https://") && !config.server.starts_with("http://")) {
-    return absl::InvalidArgumentError(
-        StrCat("create api client: server ", base::Quote(config.server),
-               " is not an http:// or https:// URL"));
+    return absl::InvalidArgumentError(StrCat("create api client: server ",
+                                             base::Quote(config.server),
+                                             " is not an http:// or https:// URL"));
   }
   while (config.server.size() > 8 && config.server.back() == '/') config.server.pop_back();
   if (options.max_attempts < 1) options.max_attempts = 1;
   auto impl = std::make_unique<Impl>(std::move(config), fs, clock, metrics, std::move(options));
   impl->share = curl_share_init();
-  if (impl->share == nullptr) return absl::InternalError("create api client: curl_share_init failed");
+  if (impl->share == nullptr)
+    return absl::InternalError("create api client: curl_share_init failed");
   curl_share_setopt(impl->share, CURLSHOPT_LOCKFUNC, &Impl::Lock);
   curl_share_setopt(impl->share, CURLSHOPT_UNLOCKFUNC, &Impl::Unlock);
   curl_share_setopt(impl->share, CURLSHOPT_USERDATA, impl.get());
@@ -470,7 +474,8 @@ absl::StatusOr<ObjectList> RestKubeClient::ListResourceSlices(const SliceSelecto
     return absl::InvalidArgumentError("list resourceslices: response: items is not an array");
   }
   if (list.contains("metadata") && list["metadata"].is_object() &&
-      list["metadata"].contains("resourceVersion") && list["metadata"]["resourceVersion"].is_string()) {
+      list["metadata"].contains("resourceVersion") &&
+      list["metadata"]["resourceVersion"].is_string()) {
     out.resource_version = list["metadata"]["resourceVersion"].get<std::string>();
   }
   if (items != nullptr && items->is_array()) {
@@ -487,13 +492,15 @@ absl::StatusOr<ObjectList> RestKubeClient::ListResourceSlices(const SliceSelecto
 
 absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
                                                  const WatchOptions& options,
-                                                 const WatchHandler& handler, std::stop_token stop) {
+                                                 const WatchHandler& handler,
+                                                 std::stop_token stop) {
   Impl& impl = *impl_;
   Request req{.verb = "watch", .resource = "resourceslices", .method = "GET", .path = kSlicesPath};
   req.query.push_back({"watch", "1"});
   req.query.push_back({"allowWatchBookmarks", "true"});
   req.query.push_back({"timeoutSeconds", std::to_string(options.timeout.count())});
-  if (!options.resource_version.empty()) req.query.push_back({"resourceVersion", options.resource_version});
+  if (!options.resource_version.empty())
+    req.query.push_back({"resourceVersion", options.resource_version});
   std::string fs = selector.ToFieldSelector();
   if (!fs.empty()) req.query.push_back({"fieldSelector", fs});
   req.operation = "watch resourceslices";
@@ -541,7 +548,8 @@ absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
     return true;
   };
   Response response;
-  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout + impl.options.watch_grace);
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout +
+                                                                       impl.options.watch_grace);
   auto start = impl.clock.MonotonicNow();
   CURLcode rc = impl.Perform(req, *token, timeout, t, response);
   double seconds = std::chrono::duration<double>(impl.clock.MonotonicNow() - start).count();
@@ -549,7 +557,8 @@ absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
               seconds);
   if (t.ended_by_handler) return stream_status;
   if (t.overflow) return absl::ResourceExhaustedError("watch resourceslices: event too large");
-  if (rc == CURLE_ABORTED_BY_CALLBACK) return absl::CancelledError("watch resourceslices: cancelled");
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return absl::CancelledError("watch resourceslices: cancelled");
   if (rc == CURLE_OPERATION_TIMEDOUT) {
     // Our deadline is beyond the server's timeoutSeconds: just watch again.
     return absl::OkStatus();
@@ -562,7 +571,8 @@ absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
 }
 
 absl::StatusOr<Json> RestKubeClient::CreateResourceSlice(const Json& slice) {
-  Request req{.verb = "create", .resource = "resourceslices", .method = "POST", .path = kSlicesPath};
+  Request req{
+      .verb = "create", .resource = "resourceslices", .method = "POST", .path = kSlicesPath};
   req.query.push_back({"fieldValidation", "Strict"});
   req.body = slice.dump();
   req.idempotent = false;
@@ -573,7 +583,9 @@ absl::StatusOr<Json> RestKubeClient::CreateResourceSlice(const Json& slice) {
 absl::StatusOr<Json> RestKubeClient::UpdateResourceSlice(const Json& slice) {
   std::string name = NameOf(slice);
   RETURN_IF_ERROR(CheckName(name, "update resourceslice"));
-  Request req{.verb = "update", .resource = "resourceslices", .method = "PUT",
+  Request req{.verb = "update",
+              .resource = "resourceslices",
+              .method = "PUT",
               .path = StrCat(kSlicesPath, "/", name)};
   req.query.push_back({"fieldValidation", "Strict"});
   req.body = slice.dump();
@@ -587,7 +599,9 @@ absl::StatusOr<Json> RestKubeClient::UpdateResourceSlice(const Json& slice) {
 absl::Status RestKubeClient::DeleteResourceSlice(std::string_view name,
                                                  const Preconditions& preconditions) {
   RETURN_IF_ERROR(CheckName(name, "delete resourceslice"));
-  Request req{.verb = "delete", .resource = "resourceslices", .method = "DELETE",
+  Request req{.verb = "delete",
+              .resource = "resourceslices",
+              .method = "DELETE",
               .path = StrCat(kSlicesPath, "/", name)};
   Json options = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
   if (!preconditions.uid.empty()) options["preconditions"]["uid"] = preconditions.uid;
@@ -608,17 +622,19 @@ absl::StatusOr<Json> RestKubeClient::GetResourceClaim(std::string_view namespace
         StrCat(operation, ": namespace ", base::Quote(namespace_), ": ", e.front()));
   }
   RETURN_IF_ERROR(CheckName(name, StrCat(operation, ": name")));
-  Request req{.verb = "get", .resource = "resourceclaims", .method = "GET",
-              .path = StrCat("/apis/resource.k8s.io/v1/namespaces/", namespace_, "/resourceclaims/",
-                             name)};
+  Request req{
+      .verb = "get",
+      .resource = "resourceclaims",
+      .method = "GET",
+      .path = StrCat("/apis/resource.k8s.io/v1/namespaces/", namespace_, "/resourceclaims/", name)};
   req.operation = operation;
   return impl_->DoObject(req);
 }
 
 absl::StatusOr<Json> RestKubeClient::GetNode(std::string_view name) {
   RETURN_IF_ERROR(CheckName(name, "get node"));
-  Request req{.verb = "get", .resource = "nodes", .method = "GET",
-              .path = StrCat("/api/v1/nodes/", name)};
+  Request req{
+      .verb = "get", .resource = "nodes", .method = "GET", .path = StrCat("/api/v1/nodes/", name)};
   req.operation = StrCat("get node ", name);
   return impl_->DoObject(req);
 }

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "agent/kube/kube_client.h"
 #include "agent/kube/kube_config.h"
 #include "base/clock.h"
@@ -54,9 +55,11 @@ struct RestOptions {
 class RestKubeClient final : public KubeClient {
  public:
   // InvalidArgument for a config without a usable server URL.
-  static absl::StatusOr<std::unique_ptr<RestKubeClient>> Create(
-      KubeConfig config, const base::Filesystem& fs, base::Clock& clock,
-      base::metrics::Registry& metrics, RestOptions options = {});
+  static absl::StatusOr<std::unique_ptr<RestKubeClient>> Create(KubeConfig config,
+                                                                const base::Filesystem& fs,
+                                                                base::Clock& clock,
+                                                                base::metrics::Registry& metrics,
+                                                                RestOptions options = {});
   ~RestKubeClient() override;
 
   // Ends backoff waits and aborts in-flight requests and watches (they return

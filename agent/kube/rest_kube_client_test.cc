@@ -6,10 +6,11 @@
 #include <mutex>
 #include <thread>
 
-#include "base/filesystem.h"
-#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
+#include "base/strings.h"
 #include "test/fake_apiserver/fake_apiserver.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -18,10 +19,10 @@ namespace tessera::agent::kube {
 namespace {
 
 using Json = nlohmann::json;
-using ::testing::HasSubstr;
 using tessera::testing::FakeApiServer;
 using tessera::testing::Faults;
 using tessera::testing::StatusIs;
+using ::testing::HasSubstr;
 
 // A clock whose SleepUntil returns at once, having advanced time by the
 // requested amount and recorded it: backoff delays become observable.
@@ -53,14 +54,15 @@ class SteppingClock final : public base::Clock {
 };
 
 Json NewSlice(const std::string& node = "node-a") {
-  return Json{{"apiVersion", "resource.k8s.io/v1"},
-              {"kind", "ResourceSlice"},
-              {"metadata", {{"generateName", node + "-gpu.tessera.dev-"}}},
-              {"spec",
-               {{"driver", "gpu.tessera.dev"},
-                {"pool", {{"name", node}, {"generation", 1}, {"resourceSliceCount", 1}}},
-                {"nodeName", node},
-                {"devices", {{{"name", "gpu-0"}, {"attributes", {{"model", {{"string", "h100"}}}}}}}}}}};
+  return Json{
+      {"apiVersion", "resource.k8s.io/v1"},
+      {"kind", "ResourceSlice"},
+      {"metadata", {{"generateName", node + "-gpu.tessera.dev-"}}},
+      {"spec",
+       {{"driver", "gpu.tessera.dev"},
+        {"pool", {{"name", node}, {"generation", 1}, {"resourceSliceCount", 1}}},
+        {"nodeName", node},
+        {"devices", {{{"name", "gpu-0"}, {"attributes", {{"model", {{"string", "h100"}}}}}}}}}}};
 }
 
 class RestKubeClientTest : public ::testing::Test {
@@ -116,7 +118,8 @@ TEST_F(RestKubeClientTest, CreateListUpdateDelete) {
   EXPECT_EQ(updated["metadata"]["generation"], 2);
   // The old resourceVersion is stale now.
   EXPECT_THAT(client->UpdateResourceSlice(changed),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("update resourceslice " + name + ": 409 Conflict")));
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("update resourceslice " + name + ": 409 Conflict")));
 
   EXPECT_THAT(client->DeleteResourceSlice(name, {"wrong-uid", ""}),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("Precondition failed")));
@@ -133,11 +136,12 @@ TEST_F(RestKubeClientTest, ValidationErrorsCarryTheCauses) {
   Json bad = NewSlice();
   bad["spec"]["devices"][0]["name"] = "GPU_0";
   bad["spec"]["pool"]["resourceSliceCount"] = 0;
-  EXPECT_THAT(client->CreateResourceSlice(bad),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr("422 Unprocessable Entity: invalid: "),
-                                        HasSubstr("spec.devices[0].name: Invalid value: \"GPU_0\""),
-                                        HasSubstr("spec.pool.resourceSliceCount: Invalid value: 0"))));
+  EXPECT_THAT(
+      client->CreateResourceSlice(bad),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(HasSubstr("422 Unprocessable Entity: invalid: "),
+                                HasSubstr("spec.devices[0].name: Invalid value: \"GPU_0\""),
+                                HasSubstr("spec.pool.resourceSliceCount: Invalid value: 0"))));
   Json unknown = NewSlice();
   unknown["spec"]["unknownField"] = 1;
   EXPECT_THAT(client->CreateResourceSlice(unknown),
@@ -152,7 +156,8 @@ TEST_F(RestKubeClientTest, NodesAndClaims) {
   auto client = Client();
   ASSERT_OK_AND_ASSIGN(Json node, client->GetNode("node-a"));
   EXPECT_EQ(node["kind"], "Node");
-  EXPECT_THAT(client->GetNode("node-z"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("get node node-z")));
+  EXPECT_THAT(client->GetNode("node-z"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("get node node-z")));
   server_->store().PutClaim({{"metadata", {{"namespace", "ns1"}, {"name", "c1"}, {"uid", "u1"}}}});
   ASSERT_OK_AND_ASSIGN(Json claim, client->GetResourceClaim("ns1", "c1"));
   EXPECT_EQ(claim["metadata"]["uid"], "u1");
@@ -173,16 +178,17 @@ TEST_F(RestKubeClientTest, WatchStreamsResumesAndEndsWithABookmark) {
     c->CreateResourceSlice(NewSlice()).IgnoreError();
     c->CreateResourceSlice(NewSlice("node-b")).IgnoreError();
   });
-  absl::Status s = client->WatchResourceSlices(
-      {"node-a", ""}, {list.resource_version, std::chrono::seconds(1)},
-      [&](const WatchEvent& e) { events.push_back(e); }, {});
+  absl::Status s =
+      client->WatchResourceSlices({"node-a", ""}, {list.resource_version, std::chrono::seconds(1)},
+                                  [&](const WatchEvent& e) { events.push_back(e); }, {});
   writer.join();
   EXPECT_OK(s);  // the server ended the watch after timeoutSeconds
   ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(events[0].type, WatchEventType::kAdded);
   EXPECT_EQ(events[0].object["spec"]["nodeName"], "node-a");
   EXPECT_EQ(events.back().type, WatchEventType::kBookmark);
-  EXPECT_EQ(events.back().object["metadata"]["resourceVersion"], server_->store().resource_version());
+  EXPECT_EQ(events.back().object["metadata"]["resourceVersion"],
+            server_->store().resource_version());
   for (const WatchEvent& e : events) {
     if (e.type != WatchEventType::kBookmark) {
       EXPECT_EQ(e.object["spec"]["nodeName"], "node-a");
@@ -195,8 +201,8 @@ TEST_F(RestKubeClientTest, WatchFromACompactedVersionIsExpired) {
   std::string old = server_->store().resource_version();
   client->CreateResourceSlice(NewSlice()).IgnoreError();
   server_->store().CompactHistory();
-  absl::Status s = client->WatchResourceSlices({}, {old, std::chrono::seconds(5)},
-                                               [](const WatchEvent&) {}, {});
+  absl::Status s =
+      client->WatchResourceSlices({}, {old, std::chrono::seconds(5)}, [](const WatchEvent&) {}, {});
   EXPECT_TRUE(IsResourceExpired(s)) << s;
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("too old resource version")));
 }
@@ -209,8 +215,8 @@ TEST_F(RestKubeClientTest, WatchStopsOnTheStopToken) {
     stop.request_stop();
   });
   auto start = std::chrono::steady_clock::now();
-  absl::Status s = client->WatchResourceSlices({}, {"", std::chrono::seconds(60)},
-                                               [](const WatchEvent&) {}, stop.get_token());
+  absl::Status s = client->WatchResourceSlices(
+      {}, {"", std::chrono::seconds(60)}, [](const WatchEvent&) {}, stop.get_token());
   stopper.join();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kCancelled));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
@@ -218,8 +224,8 @@ TEST_F(RestKubeClientTest, WatchStopsOnTheStopToken) {
 
 TEST_F(RestKubeClientTest, RetriesServerErrorsWithExponentialBackoff) {
   auto client = Client({}, RestOptions{.max_attempts = 4});
-  server_->SetFaults(Faults{.rate = 1.0, .throttling = false, .slow = false, .drop_before = false,
-                            .drop_after = false});
+  server_->SetFaults(Faults{
+      .rate = 1.0, .throttling = false, .slow = false, .drop_before = false, .drop_after = false});
   EXPECT_THAT(client->ListResourceSlices({}), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(server_->counts().by_verb["list"], 4u);
   std::vector<std::chrono::milliseconds> sleeps = clock_.sleeps();
@@ -229,14 +235,21 @@ TEST_F(RestKubeClientTest, RetriesServerErrorsWithExponentialBackoff) {
   EXPECT_LE(sleeps[0].count(), 15);
   EXPECT_GE(sleeps[2].count(), 20);
   EXPECT_LE(sleeps[2].count(), 60);
-  EXPECT_EQ(metrics_.GetCounter("tessera_kube_request_retries_total", "",
-                                {{"verb", "list"}, {"resource", "resourceslices"}}).value(), 3);
+  EXPECT_EQ(metrics_
+                .GetCounter("tessera_kube_request_retries_total", "",
+                            {{"verb", "list"}, {"resource", "resourceslices"}})
+                .value(),
+            3);
 }
 
 TEST_F(RestKubeClientTest, ThrottlingHonoursRetryAfterUpToTheCap) {
   auto client = Client({}, RestOptions{.max_attempts = 2});
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .slow = false, .drop_before = false,
-                            .drop_after = false, .retry_after_seconds = 1});
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .slow = false,
+                            .drop_before = false,
+                            .drop_after = false,
+                            .retry_after_seconds = 1});
   EXPECT_THAT(client->ListResourceSlices({}),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("429 Too Many Requests")));
   ASSERT_EQ(clock_.sleeps().size(), 1u);
@@ -254,7 +267,10 @@ TEST_F(RestKubeClientTest, RecoversFromTransientFaults) {
 
 TEST_F(RestKubeClientTest, DroppedConnectionsFailFast) {
   auto client = Client({}, RestOptions{.max_attempts = 1});
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .throttling = false, .slow = false,
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .throttling = false,
+                            .slow = false,
                             .drop_after = false});
   auto start = std::chrono::steady_clock::now();
   EXPECT_THAT(client->ListResourceSlices({}), StatusIs(absl::StatusCode::kUnavailable));
@@ -263,7 +279,10 @@ TEST_F(RestKubeClientTest, DroppedConnectionsFailFast) {
 
 TEST_F(RestKubeClientTest, LostCreateAnswerIsNotRetried) {
   auto client = Client();
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .throttling = false, .slow = false,
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .throttling = false,
+                            .slow = false,
                             .drop_before = false});
   EXPECT_THAT(client->CreateResourceSlice(NewSlice()),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("may have been applied")));
@@ -276,13 +295,18 @@ TEST_F(RestKubeClientTest, LostCreateAnswerIsNotRetried) {
 }
 
 TEST_F(RestKubeClientTest, EveryRequestHasADeadline) {
-  auto client = Client({}, RestOptions{.request_timeout = std::chrono::milliseconds(100), .max_attempts = 2});
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .throttling = false,
-                            .drop_before = false, .drop_after = false,
+  auto client =
+      Client({}, RestOptions{.request_timeout = std::chrono::milliseconds(100), .max_attempts = 2});
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .throttling = false,
+                            .drop_before = false,
+                            .drop_after = false,
                             .slow_delay = std::chrono::milliseconds(600)});
   EXPECT_THAT(client->ListResourceSlices({}), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(server_->counts().by_verb["list"], 2u);
-  EXPECT_THAT(client->CreateResourceSlice(NewSlice()), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(client->CreateResourceSlice(NewSlice()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(server_->counts().by_verb["create"], 1u);  // not idempotent: not repeated
 }
 
@@ -332,18 +356,21 @@ TEST(RestKubeClientCreateTest, RejectsAServerThatIsNotAUrl) {
 class RestKubeClientTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "openssl not installed";
+    if (std::system("command -v openssl >/dev/null 2>&1") != 0)
+      GTEST_SKIP() << "openssl not installed";
     std::string d = dir_.path();
     std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    std::string script = base::StrCat(
-        "set -e; cd ", d, "; ",
-        "openssl req -x509 ", ec, " -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca; ",
-        "openssl req ", ec, " -keyout server.key -out server.csr -subj /CN=127.0.0.1; ",
-        "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext; ",
-        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext; ",
-        "openssl req ", ec, " -keyout client.key -out client.csr -subj /CN=tessera; ",
-        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2",
-        " >/dev/null 2>&1");
+    std::string script =
+        base::StrCat("set -e; cd ", d, "; ", "openssl req -x509 ", ec,
+                     " -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca; ", "openssl req ", ec,
+                     " -keyout server.key -out server.csr -subj /CN=127.0.0.1; ",
+                     "printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext; ",
+                     "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+                     "-out server.crt -days 2 -extfile san.ext; ",
+                     "openssl req ", ec, " -keyout client.key -out client.csr -subj /CN=tessera; ",
+                     "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+                     "-out client.crt -days 2",
+                     " >/dev/null 2>&1");
     ASSERT_EQ(std::system(script.c_str()), 0) << "openssl failed";
     FakeApiServer::Options options;
     options.tls_cert_file = dir_.Sub("server.crt");
@@ -385,8 +412,10 @@ TEST_F(RestKubeClientTlsTest, TrustsTheConfiguredCaAndPresentsTheClientCertifica
 }
 
 TEST_F(RestKubeClientTlsTest, FailsWithoutTheCaOrTheClientCertificate) {
-  EXPECT_THAT(List(Config(/*ca=*/false, /*client_cert=*/true)), StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_THAT(List(Config(/*ca=*/true, /*client_cert=*/false)), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(List(Config(/*ca=*/false, /*client_cert=*/true)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(List(Config(/*ca=*/true, /*client_cert=*/false)),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST_F(RestKubeClientTlsTest, InsecureSkipsServerVerification) {

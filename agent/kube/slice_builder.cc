@@ -109,7 +109,8 @@ Json EncodeDevice(const drivers::Device& device, std::string_view driver,
     Json caps = Json::object();
     for (const auto& [name, cap] : device.capacity) {
       Json c = Json{{"value", cap.value.ToString()}};
-      if (multi && cap.request_policy) c["requestPolicy"] = EncodeRequestPolicy(*cap.request_policy);
+      if (multi && cap.request_policy)
+        c["requestPolicy"] = EncodeRequestPolicy(*cap.request_policy);
       caps[NormalizeName(name, driver)] = std::move(c);
     }
     out["capacity"] = std::move(caps);
@@ -117,7 +118,8 @@ Json EncodeDevice(const drivers::Device& device, std::string_view driver,
   if (options.partitionable_devices && !device.consumes_counters.empty()) {
     Json consumes = Json::array();
     for (const drivers::CounterConsumption& c : device.consumes_counters) {
-      consumes.push_back(Json{{"counterSet", c.counter_set}, {"counters", EncodeCounters(c.counters)}});
+      consumes.push_back(
+          Json{{"counterSet", c.counter_set}, {"counters", EncodeCounters(c.counters)}});
     }
     out["consumesCounters"] = std::move(consumes);
   }
@@ -227,9 +229,9 @@ absl::StatusOr<DesiredPool> BuildPool(std::string_view driver, std::string_view 
         }
       } else {
         if (!ConsumesWholeSets(*device, sets)) {
-          pool.skipped.push_back(
-              {device->name, "a partition of a device: needs partitionable devices "
-                             "(DRAPartitionableDevices)"});
+          pool.skipped.push_back({device->name,
+                                  "a partition of a device: needs partitionable devices "
+                                  "(DRAPartitionableDevices)"});
           continue;
         }
         bool overlap = false;
@@ -237,9 +239,9 @@ absl::StatusOr<DesiredPool> BuildPool(std::string_view driver, std::string_view 
           overlap = overlap || sets_taken.contains(c.counter_set);
         }
         if (overlap) {
-          pool.skipped.push_back(
-              {device->name, "overlaps a published device: needs partitionable devices "
-                             "(DRAPartitionableDevices)"});
+          pool.skipped.push_back({device->name,
+                                  "overlaps a published device: needs partitionable devices "
+                                  "(DRAPartitionableDevices)"});
           continue;
         }
         for (const drivers::CounterConsumption& c : device->consumes_counters) {
@@ -257,9 +259,8 @@ absl::StatusOr<DesiredPool> BuildPool(std::string_view driver, std::string_view 
       if (!keys.insert(NormalizeName(name, driver)).second) clash = name;
     }
     if (!clash.empty()) {
-      pool.skipped.push_back(
-          {device->name, StrCat("attribute or capacity ", base::Quote(clash),
-                                " given twice (qualified and unqualified)")});
+      pool.skipped.push_back({device->name, StrCat("attribute or capacity ", base::Quote(clash),
+                                                   " given twice (qualified and unqualified)")});
       continue;
     }
     Json encoded = EncodeDevice(*device, driver, options);
@@ -299,7 +300,8 @@ absl::StatusOr<DesiredPool> BuildPool(std::string_view driver, std::string_view 
   // Everything we emit must pass what the API server checks.
   std::vector<Json> rendered;
   for (size_t i = 0; i < pool.slices.size(); ++i) {
-    Json slice = RenderSlice(pool, i, 1, NodeOwner{pool.node_name, "00000000-0000-0000-0000-000000000000"});
+    Json slice =
+        RenderSlice(pool, i, 1, NodeOwner{pool.node_name, "00000000-0000-0000-0000-000000000000"});
     slice["metadata"]["name"] = "probe";
     FieldErrors errors = ValidateResourceSlice(slice);
     if (!errors.empty()) {

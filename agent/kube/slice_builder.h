@@ -40,8 +40,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "drivers/device_driver.h"
 #include "nlohmann/json.hpp"
+
+#include "drivers/device_driver.h"
 
 namespace tessera::agent::kube {
 

@@ -3,10 +3,11 @@
 #include <set>
 #include <string>
 
-#include "agent/kube/slice_validation.h"
-#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "agent/kube/slice_validation.h"
+#include "base/strings.h"
 #include "test/fakes/kube/inventories.h"
 #include "test/matchers/status_matchers.h"
 
@@ -14,11 +15,11 @@ namespace tessera::agent::kube {
 namespace {
 
 using Json = nlohmann::json;
+using tessera::testing::Gi;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using tessera::testing::Gi;
 
 constexpr char kDriver[] = "gpu.tessera.dev";
 constexpr char kNode[] = "node-a";
@@ -71,7 +72,8 @@ TEST(SliceBuilderTest, GpuNodeBecomesOneSliceWithNormalizedAttributes) {
   EXPECT_EQ(gpu0["attributes"]["model"], (Json{{"string", "NVIDIA H100 80GB HBM3"}}));
   EXPECT_EQ(gpu0["attributes"]["index"], (Json{{"int", 0}}));
   EXPECT_EQ(gpu0["attributes"]["computeCapability"], (Json{{"version", "9.0.0"}}));
-  EXPECT_EQ(gpu0["attributes"]["resource.kubernetes.io/pciBusID"], (Json{{"string", "0000:18:00.0"}}));
+  EXPECT_EQ(gpu0["attributes"]["resource.kubernetes.io/pciBusID"],
+            (Json{{"string", "0000:18:00.0"}}));
   EXPECT_EQ(gpu0["attributes"]["resource.kubernetes.io/numaNode"], (Json{{"int", 0}}));
   EXPECT_EQ(gpu0["attributes"]["tessera.dev/pcieSwitch"], (Json{{"string", "pcie-switch-0"}}));
   EXPECT_EQ(gpu0["capacity"]["memory"], (Json{{"value", "80Gi"}}));
@@ -89,14 +91,17 @@ TEST(SliceBuilderTest, RendersFullObjectWithOwnerAndPool) {
   EXPECT_EQ(slice["apiVersion"], "resource.k8s.io/v1");
   EXPECT_EQ(slice["kind"], "ResourceSlice");
   EXPECT_EQ(slice["metadata"]["generateName"], "node-a-gpu.tessera.dev-");
-  EXPECT_EQ(slice["metadata"]["ownerReferences"],
-            Json::array({{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", kNode},
-                          {"uid", "uid-1"}, {"controller", true}}}));
+  EXPECT_EQ(slice["metadata"]["ownerReferences"], Json::array({{{"apiVersion", "v1"},
+                                                                {"kind", "Node"},
+                                                                {"name", kNode},
+                                                                {"uid", "uid-1"},
+                                                                {"controller", true}}}));
   EXPECT_EQ(slice["spec"]["driver"], kDriver);
   EXPECT_EQ(slice["spec"]["nodeName"], kNode);
   EXPECT_EQ(slice["spec"]["pool"],
             (Json{{"name", kNode}, {"generation", 7}, {"resourceSliceCount", 1}}));
-  for (const char* absent : {"allNodes", "nodeSelector", "perDeviceNodeSelection", "sharedCounters"}) {
+  for (const char* absent :
+       {"allNodes", "nodeSelector", "perDeviceNodeSelection", "sharedCounters"}) {
     EXPECT_FALSE(slice["spec"].contains(absent)) << absent;
   }
   EXPECT_FALSE(RenderSlice(pool, 0, 1, std::nullopt)["metadata"].contains("ownerReferences"));
@@ -115,7 +120,8 @@ TEST(SliceBuilderTest, SplitsAt128DevicesPerSlice) {
 
 TEST(SliceBuilderTest, SplitsAt64WhenDevicesHaveTaints) {
   drivers::Inventory inv = PlainDevices(200);
-  for (int i = 150; i < 200; ++i) inv.devices[i].taints = {{"gpu.tessera.dev/degraded", "", "NoSchedule"}};
+  for (int i = 150; i < 200; ++i)
+    inv.devices[i].taints = {{"gpu.tessera.dev/degraded", "", "NoSchedule"}};
   ASSERT_OK_AND_ASSIGN(DesiredPool pool,
                        BuildPool(kDriver, kNode, inv, SliceBuildOptions{.device_taints = true}));
   std::vector<size_t> sizes;
@@ -132,8 +138,9 @@ TEST(SliceBuilderTest, SplitsAt64WhenDevicesHaveTaints) {
 
 TEST(SliceBuilderTest, PartitionsPublishCounterSetsInTheirOwnSlices) {
   drivers::Inventory inv = testing::PartitionedGpuNode(9, 8);  // 72 devices, 9 counter sets
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, kNode, inv, SliceBuildOptions{.partitionable_devices = true}));
+  ASSERT_OK_AND_ASSIGN(
+      DesiredPool pool,
+      BuildPool(kDriver, kNode, inv, SliceBuildOptions{.partitionable_devices = true}));
   EXPECT_THAT(pool.skipped, IsEmpty());
   ASSERT_EQ(pool.slices.size(), 4u);
   // Counter sets first, 8 per slice, never together with devices.
@@ -146,9 +153,10 @@ TEST(SliceBuilderTest, PartitionsPublishCounterSetsInTheirOwnSlices) {
   // Devices consuming counters: at most 64 per slice.
   EXPECT_EQ(pool.slices[2]["devices"].size(), 64u);
   EXPECT_EQ(pool.slices[3]["devices"].size(), 8u);
-  EXPECT_EQ(pool.slices[2]["devices"][1]["consumesCounters"],
-            Json::array({{{"counterSet", "gpu-0-counters"},
-                          {"counters", {{"memory", {{"value", "10Gi"}}}, {"sm", {{"value", "16"}}}}}}}));
+  EXPECT_EQ(
+      pool.slices[2]["devices"][1]["consumesCounters"],
+      Json::array({{{"counterSet", "gpu-0-counters"},
+                    {"counters", {{"memory", {{"value", "10Gi"}}}, {"sm", {{"value", "16"}}}}}}}));
   ExpectValid(pool);
 }
 
@@ -186,12 +194,13 @@ TEST(SliceBuilderTest, ConsumableCapacityBehindItsFlag) {
   EXPECT_FALSE(d_off.contains("allowMultipleAllocations"));
   EXPECT_EQ(d_off["capacity"]["memory"], (Json{{"value", "80Gi"}}));
 
-  ASSERT_OK_AND_ASSIGN(DesiredPool on,
-                       BuildPool(kDriver, kNode, inv, SliceBuildOptions{.consumable_capacity = true}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool on, BuildPool(kDriver, kNode, inv,
+                                                 SliceBuildOptions{.consumable_capacity = true}));
   const Json& d_on = on.slices[0]["devices"][0];
   EXPECT_EQ(d_on["allowMultipleAllocations"], true);
   EXPECT_EQ(d_on["capacity"]["memory"]["requestPolicy"],
-            (Json{{"default", "10Gi"}, {"validRange", {{"min", "10Gi"}, {"max", "80Gi"}, {"step", "10Gi"}}}}));
+            (Json{{"default", "10Gi"},
+                  {"validRange", {{"min", "10Gi"}, {"max", "80Gi"}, {"step", "10Gi"}}}}));
   ExpectValid(on);
 }
 
@@ -245,8 +254,9 @@ TEST(SliceBuilderTest, DanglingCounterReferenceSkipsTheDevice) {
   drivers::Inventory inv = testing::PartitionedGpuNode(1, 2);
   inv.devices[1].consumes_counters[0].counter_set = "gpu-9-counters";
   inv.devices[0].consumes_counters[0].counters["engines"] = testing::Units(1);
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, kNode, inv, SliceBuildOptions{.partitionable_devices = true}));
+  ASSERT_OK_AND_ASSIGN(
+      DesiredPool pool,
+      BuildPool(kDriver, kNode, inv, SliceBuildOptions{.partitionable_devices = true}));
   EXPECT_EQ(pool.skipped.size(), 2u);
   EXPECT_THAT(pool.skipped[0].reason, HasSubstr("unknown counter \"engines\""));
   EXPECT_THAT(pool.skipped[1].reason, HasSubstr("unknown counter set \"gpu-9-counters\""));

@@ -112,7 +112,8 @@ std::vector<Json> SliceCache::View() const {
   named.reserve(merged.size());
   for (auto& [uid, obj] : merged) {
     const Json& m = obj["metadata"];
-    std::string name = m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
+    std::string name =
+        m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
     named.emplace_back(std::move(name), std::move(obj));
   }
   std::sort(named.begin(), named.end(),

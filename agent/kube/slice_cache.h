@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 #include "agent/kube/kube_client.h"
 #include "base/clock.h"
 

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/fake_clock.h"
 
 namespace tessera::agent::kube {
@@ -11,8 +12,9 @@ using Json = nlohmann::json;
 using tessera::testing::FakeClock;
 
 Json Obj(const std::string& name, const std::string& rv, const std::string& model = "x") {
-  return Json{{"metadata", {{"name", name}, {"uid", "uid-" + name}, {"resourceVersion", rv}}},
-              {"spec", {{"devices", {{{"name", "d"}, {"attributes", {{"m", {{"string", model}}}}}}}}}}};
+  return Json{
+      {"metadata", {{"name", name}, {"uid", "uid-" + name}, {"resourceVersion", rv}}},
+      {"spec", {{"devices", {{{"name", "d"}, {"attributes", {{"m", {{"string", model}}}}}}}}}}};
 }
 
 std::vector<std::string> Names(const std::vector<Json>& v) {

@@ -143,7 +143,9 @@ Json NormalizeContent(const Json& content) {
   return out;
 }
 
-bool SameContent(const Json& a, const Json& b) { return NormalizeContent(a) == NormalizeContent(b); }
+bool SameContent(const Json& a, const Json& b) {
+  return NormalizeContent(a) == NormalizeContent(b);
+}
 
 std::string FirstDifference(const Json& a, const Json& b) {
   std::string out;

@@ -27,9 +27,7 @@ std::string Child(std::string_view path, std::string_view name) {
   return path.empty() ? std::string(name) : StrCat(path, ".", name);
 }
 std::string Index(std::string_view path, size_t i) { return StrCat(path, "[", i, "]"); }
-std::string Key(std::string_view path, std::string_view key) {
-  return StrCat(path, "[", key, "]");
-}
+std::string Key(std::string_view path, std::string_view key) { return StrCat(path, "[", key, "]"); }
 
 std::string Render(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
 std::string RenderString(std::string_view s) { return Render(Json(std::string(s))); }
@@ -126,10 +124,10 @@ enum class Kind {
   kInt,
   kBool,
   kQuantity,
-  kRaw,      // any JSON (managedFields entries)
-  kObject,   // nested schema
-  kArray,    // of `elem`
-  kMap,      // string keys -> `elem`
+  kRaw,     // any JSON (managedFields entries)
+  kObject,  // nested schema
+  kArray,   // of `elem`
+  kMap,     // string keys -> `elem`
 };
 struct Schema;
 struct FieldSpec {
@@ -237,8 +235,9 @@ const Schema& Schemas(std::string_view which) {
              {"perDeviceNodeSelection", Bool()},
              {"sharedCounters", ArrOf(counter_set)}}};
     Schema& slice = (*m)["ResourceSlice"];
-    slice = {"ResourceSlice",
-             {{"apiVersion", Str()}, {"kind", Str()}, {"metadata", Obj(meta)}, {"spec", Obj(spec)}}};
+    slice = {
+        "ResourceSlice",
+        {{"apiVersion", Str()}, {"kind", Str()}, {"metadata", Obj(meta)}, {"spec", Obj(spec)}}};
     return m;
   }();
   return all->at(std::string(which));
@@ -249,9 +248,9 @@ void DecodeValue(const Json& v, Kind kind, const Schema* schema, Kind elem, cons
 
 void DecodeObject(const Json& v, const Schema& schema, const std::string& path, FieldErrors& out) {
   if (!v.is_object()) {
-    out.push_back(Err(Type::kTypeInvalid, path, v.type_name(),
-                      StrCat("cannot unmarshal ", v.type_name(), " into Go value of type ",
-                             schema.go_type)));
+    out.push_back(
+        Err(Type::kTypeInvalid, path, v.type_name(),
+            StrCat("cannot unmarshal ", v.type_name(), " into Go value of type ", schema.go_type)));
     return;
   }
   for (auto it = v.begin(); it != v.end(); ++it) {
@@ -347,9 +346,7 @@ std::optional<std::string> GetStr(const Json& obj, std::string_view key) {
   if (v == nullptr || !v->is_string()) return std::nullopt;
   return v->get<std::string>();
 }
-std::string StrOr(const Json& obj, std::string_view key) {
-  return GetStr(obj, key).value_or("");
-}
+std::string StrOr(const Json& obj, std::string_view key) { return GetStr(obj, key).value_or(""); }
 std::optional<int64_t> GetInt(const Json& obj, std::string_view key) {
   const Json* v = Get(obj, key);
   if (v == nullptr || !v->is_number_integer()) return std::nullopt;
@@ -463,8 +460,8 @@ FieldErrors ValidateNodeSelector(const Json& selector, const std::string& path) 
     out.push_back(Required(terms_path, "must have at least one node selector term"));
     return out;
   }
-  static const std::set<std::string, std::less<>> kOperators = {"In", "NotIn", "Exists",
-                                                                "DoesNotExist", "Gt", "Lt"};
+  static const std::set<std::string, std::less<>> kOperators = {"In",           "NotIn", "Exists",
+                                                                "DoesNotExist", "Gt",    "Lt"};
   for (size_t t = 0; t < terms.size(); ++t) {
     std::string term_path = Index(terms_path, t);
     for (const char* list : {"matchExpressions", "matchFields"}) {
@@ -571,9 +568,9 @@ FieldErrors ValidateRequestPolicy(const base::Quantity& capacity, const Json& po
     std::set<int64_t> seen;
     for (size_t i = 0; i < values.size(); ++i) {
       if (values[i] > capacity) {
-        out.push_back(Invalid(Index(vv_path, i), RenderString(values[i].ToString()),
-                              StrCat("option is larger than capacity value: ",
-                                     capacity.ToString())));
+        out.push_back(
+            Invalid(Index(vv_path, i), RenderString(values[i].ToString()),
+                    StrCat("option is larger than capacity value: ", capacity.ToString())));
       }
       if (values[i] == *def) found_default = true;
       if (!seen.insert(values[i].Value()).second) {
@@ -624,8 +621,8 @@ FieldErrors ValidateRequestPolicy(const base::Quantity& capacity, const Json& po
     if (step) {
       std::string step_path = Child(range_path, "step");
       if (step->MilliValue() <= 0) {
-        out.push_back(Invalid(step_path, RenderString(step->ToString()),
-                              "must be greater than zero"));
+        out.push_back(
+            Invalid(step_path, RenderString(step->ToString()), "must be greater than zero"));
       } else {
         base::Quantity one_step = base::Quantity::FromMilli(min->MilliValue() + step->MilliValue());
         if (one_step > capacity) {
@@ -713,8 +710,9 @@ FieldErrors ValidateBindingParameters(const Json& device, const std::string& pat
     out.push_back(TooMany(cpath, conditions.size(), kMaxBindingConditions));
   } else {
     for (size_t i = 0; i < conditions.size(); ++i) {
-      Append(out, ValidateLabelName(conditions[i].is_string() ? conditions[i].get<std::string>() : "",
-                                    Index(cpath, i)));
+      Append(out,
+             ValidateLabelName(conditions[i].is_string() ? conditions[i].get<std::string>() : "",
+                               Index(cpath, i)));
     }
   }
   if (failures.size() > kMaxBindingConditions) {
@@ -740,12 +738,14 @@ FieldErrors ValidateBindingParameters(const Json& device, const std::string& pat
     }
   }
   if (conditions.empty() && !failures.empty()) {
-    out.push_back(Invalid(cpath, "null", "bindingConditions are required to use "
-                                         "bindingFailureConditions"));
+    out.push_back(Invalid(cpath, "null",
+                          "bindingConditions are required to use "
+                          "bindingFailureConditions"));
   }
   if (failures.empty() && !conditions.empty()) {
-    out.push_back(Invalid(fpath, "null", "bindingFailureConditions are required to use "
-                                         "bindingConditions"));
+    out.push_back(Invalid(fpath, "null",
+                          "bindingFailureConditions are required to use "
+                          "bindingConditions"));
   }
   return out;
 }
@@ -780,8 +780,7 @@ FieldErrors ValidateObjectMeta(const Json& meta) {
     out.push_back(Forbidden("metadata.namespace", "not allowed on this type"));
   }
   if (std::optional<int64_t> g = GetInt(meta, "generation"); g && *g < 0) {
-    out.push_back(Invalid("metadata.generation", StrCat(*g),
-                          "must be greater than or equal to 0"));
+    out.push_back(Invalid("metadata.generation", StrCat(*g), "must be greater than or equal to 0"));
   }
   const Json& labels = ObjectOrEmpty(meta, "labels");
   for (auto it = labels.begin(); it != labels.end(); ++it) {
@@ -843,7 +842,8 @@ FieldErrors ValidateSpec(const Json& spec, const Json* old_spec) {
   Append(out, ValidatePoolName(StrOr(pool, "name"), "spec.pool.name"));
   int64_t count = GetInt(pool, "resourceSliceCount").value_or(0);
   if (count <= 0) {
-    out.push_back(Invalid("spec.pool.resourceSliceCount", StrCat(count), "must be greater than zero"));
+    out.push_back(
+        Invalid("spec.pool.resourceSliceCount", StrCat(count), "must be greater than zero"));
   }
   int64_t generation = GetInt(pool, "generation").value_or(0);
   if (generation < 0) {
@@ -868,7 +868,8 @@ FieldErrors ValidateSpec(const Json& spec, const Json* old_spec) {
       set_fields.push_back("`nodeName`");
       Append(out, ValidateNodeName(*node, "spec.nodeName"));
     } else {
-      out.push_back(Invalid("spec.nodeName", "\"\"", "must be either unset or set to a non-empty string"));
+      out.push_back(
+          Invalid("spec.nodeName", "\"\"", "must be either unset or set to a non-empty string"));
     }
   }
   if (const Json* selector = Get(spec, "nodeSelector")) {
@@ -892,13 +893,14 @@ FieldErrors ValidateSpec(const Json& spec, const Json* old_spec) {
     if (*per_device) {
       set_fields.push_back("`perDeviceNodeSelection`");
     } else {
-      out.push_back(Invalid("spec.perDeviceNodeSelection", "false",
-                            "must be either unset or set to true"));
+      out.push_back(
+          Invalid("spec.perDeviceNodeSelection", "false", "must be either unset or set to true"));
     }
   }
   if (set_fields.empty()) {
-    out.push_back(Required("spec", "exactly one of `nodeName`, `nodeSelector`, `allNodes`, "
-                                   "`perDeviceNodeSelection` is required"));
+    out.push_back(Required("spec",
+                           "exactly one of `nodeName`, `nodeSelector`, `allNodes`, "
+                           "`perDeviceNodeSelection` is required"));
   } else if (set_fields.size() > 1) {
     out.push_back(Invalid("spec", StrCat("\"{", base::Join(set_fields, ", "), "}\""),
                           "exactly one of `nodeName`, `nodeSelector`, `allNodes`, "
@@ -954,15 +956,24 @@ FieldErrors ValidateSpec(const Json& spec, const Json* old_spec) {
 
 std::string FieldError::Reason() const {
   switch (type) {
-    case Type::kRequired: return "FieldValueRequired";
-    case Type::kInvalid: return "FieldValueInvalid";
-    case Type::kDuplicate: return "FieldValueDuplicate";
-    case Type::kTooMany: return "FieldValueTooMany";
-    case Type::kTooLong: return "FieldValueTooLong";
-    case Type::kNotSupported: return "FieldValueNotSupported";
-    case Type::kForbidden: return "FieldValueForbidden";
-    case Type::kTypeInvalid: return "FieldValueTypeInvalid";
-    case Type::kUnknownField: return "FieldValueUnknown";
+    case Type::kRequired:
+      return "FieldValueRequired";
+    case Type::kInvalid:
+      return "FieldValueInvalid";
+    case Type::kDuplicate:
+      return "FieldValueDuplicate";
+    case Type::kTooMany:
+      return "FieldValueTooMany";
+    case Type::kTooLong:
+      return "FieldValueTooLong";
+    case Type::kNotSupported:
+      return "FieldValueNotSupported";
+    case Type::kForbidden:
+      return "FieldValueForbidden";
+    case Type::kTypeInvalid:
+      return "FieldValueTypeInvalid";
+    case Type::kUnknownField:
+      return "FieldValueUnknown";
   }
   return "FieldValueInvalid";
 }
@@ -1030,7 +1041,8 @@ FieldErrors ValidateDevice(const Json& device, std::string_view path_view,
       const Json* policy = Get(*it, "requestPolicy");
       if (policy == nullptr) continue;
       if (!multi) {
-        out.push_back(Forbidden(Child(item, "requestPolicy"), "allowMultipleAllocations must be true"));
+        out.push_back(
+            Forbidden(Child(item, "requestPolicy"), "allowMultipleAllocations must be true"));
       } else {
         Append(out, ValidateRequestPolicy(GetQty(*it, "value").value_or(base::Quantity()), *policy,
                                           Child(item, "requestPolicy")));
@@ -1089,7 +1101,8 @@ FieldErrors ValidateDevice(const Json& device, std::string_view path_view,
       if (all_nodes->is_boolean() && all_nodes->get<bool>()) {
         set_fields.push_back("`allNodes`");
       } else {
-        out.push_back(Invalid(Child(path, "allNodes"), "false", "must be either unset or set to true"));
+        out.push_back(
+            Invalid(Child(path, "allNodes"), "false", "must be either unset or set to true"));
       }
     }
     constexpr char kMsg[] =
@@ -1186,9 +1199,11 @@ absl::Status ToStatus(const FieldErrors& errors, std::string_view what) {
   if (errors.empty()) return absl::OkStatus();
   constexpr size_t kMaxListed = 10;
   std::vector<std::string> parts;
-  for (size_t i = 0; i < errors.size() && i < kMaxListed; ++i) parts.push_back(errors[i].ToString());
+  for (size_t i = 0; i < errors.size() && i < kMaxListed; ++i)
+    parts.push_back(errors[i].ToString());
   std::string message = StrCat(what, ": ", base::Join(parts, "; "));
-  if (errors.size() > kMaxListed) base::StrAppend(&message, "; and ", errors.size() - kMaxListed, " more");
+  if (errors.size() > kMaxListed)
+    base::StrAppend(&message, "; and ", errors.size() - kMaxListed, " more");
   return absl::InvalidArgumentError(message);
 }
 
@@ -1228,7 +1243,8 @@ std::vector<std::string> IsQualifiedName(std::string_view value) {
     if (prefix.empty()) {
       out.push_back("prefix part must be non-empty");
     } else {
-      for (const std::string& m : IsDns1123Subdomain(prefix)) out.push_back(StrCat("prefix part ", m));
+      for (const std::string& m : IsDns1123Subdomain(prefix))
+        out.push_back(StrCat("prefix part ", m));
     }
   } else {
     out.push_back(kQualifiedNameMsg);
@@ -1259,7 +1275,8 @@ bool IsNumericId(std::string_view s) {
   return s.size() == 1 || s.front() != '0';
 }
 bool IsAlnumHyphen(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-'; });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-'; });
 }
 // pre-release identifier: numeric identifier, or alphanumerics with at least one non-digit.
 bool IsPreReleaseId(std::string_view s) {

@@ -39,8 +39,8 @@ inline constexpr size_t kMaxAttributeValueLength = 64;
 inline constexpr size_t kMaxTaintsPerDevice = 16;
 inline constexpr size_t kMaxBindingConditions = 4;
 inline constexpr size_t kMaxValidValues = 10;
-inline constexpr size_t kMaxIdLength = 32;         // C identifier part of a qualified name
-inline constexpr size_t kMaxDomainLength = 63;     // domain part (validated as a driver name)
+inline constexpr size_t kMaxIdLength = 32;      // C identifier part of a qualified name
+inline constexpr size_t kMaxDomainLength = 63;  // domain part (validated as a driver name)
 inline constexpr size_t kMaxPoolNameLength = 253;
 
 // One finding, in the shape of k8s.io/apimachinery's field.Error.

@@ -3,9 +3,10 @@
 #include <functional>
 #include <string>
 
-#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/strings.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::agent::kube {
@@ -410,7 +411,8 @@ TEST(SliceValidationTest, AcceptsValuesAtTheLimits) {
   for (int i = 0; i < 128; ++i) Spec(slice)["devices"].push_back(Device(base::StrCat("d", i)));
   Json& d = Dev0(slice);
   d["attributes"] = Json::object();
-  for (int i = 0; i < 16; ++i) d["attributes"][base::StrCat("a", i)] = {{"string", std::string(64, 'x')}};
+  for (int i = 0; i < 16; ++i)
+    d["attributes"][base::StrCat("a", i)] = {{"string", std::string(64, 'x')}};
   for (int i = 0; i < 16; ++i) d["capacity"][base::StrCat("example.com/c", i)] = {{"value", "1Gi"}};
   d["attributes"][std::string(32, 'b')] = {{"version", "1.2.3-rc.1+build.5"}};
   d["attributes"].erase("a0");
@@ -500,20 +502,21 @@ TEST(SliceValidationTest, PoolRejectsDuplicatesAndDanglingCounters) {
   Spec(counters)["sharedCounters"] =
       Json::array({{{"name", "gpu-0"}, {"counters", {{"memory", {{"value", "80Gi"}}}}}}});
   Json devices = ValidSlice();
-  Dev0(devices)["consumesCounters"] = Json::array(
-      {{{"counterSet", "gpu-0"}, {"counters", {{"memory", {{"value", "10Gi"}}}}}}});
+  Dev0(devices)["consumesCounters"] =
+      Json::array({{{"counterSet", "gpu-0"}, {"counters", {{"memory", {{"value", "10Gi"}}}}}}});
   EXPECT_THAT(ValidatePool({counters, devices}), IsEmpty());
 
   Json more = ValidSlice();  // gpu-0 and gpu-1 again
-  Dev0(more)["consumesCounters"] = Json::array(
-      {{{"counterSet", "gpu-9"}, {"counters", {{"memory", {{"value", "1"}}}}}}});
-  Spec(more)["devices"][1]["consumesCounters"] = Json::array(
-      {{{"counterSet", "gpu-0"}, {"counters", {{"sm", {{"value", "1"}}}}}}});
+  Dev0(more)["consumesCounters"] =
+      Json::array({{{"counterSet", "gpu-9"}, {"counters", {{"memory", {{"value", "1"}}}}}}});
+  Spec(more)["devices"][1]["consumesCounters"] =
+      Json::array({{{"counterSet", "gpu-0"}, {"counters", {{"sm", {{"value", "1"}}}}}}});
   FieldErrors errors = ValidatePool({counters, devices, more, counters});
   EXPECT_TRUE(HasError(errors, Type::kDuplicate, "slices[2].spec.devices[0].name")) << Show(errors);
   EXPECT_TRUE(HasError(errors, Type::kDuplicate, "slices[3].spec.sharedCounters[0].name"))
       << Show(errors);
-  EXPECT_TRUE(HasError(errors, Type::kInvalid, "slices[2].spec.devices[0].consumesCounters[0].counterSet"))
+  EXPECT_TRUE(
+      HasError(errors, Type::kInvalid, "slices[2].spec.devices[0].consumesCounters[0].counterSet"))
       << Show(errors);
   EXPECT_TRUE(HasError(errors, Type::kInvalid,
                        "slices[2].spec.devices[1].consumesCounters[0].counters[sm]"))
@@ -526,8 +529,9 @@ TEST(SliceValidationTest, MessagesReadLikeTheApiServer) {
   FieldErrors errors = ValidateResourceSlice(slice);
   ASSERT_EQ(errors.size(), 1u) << Show(errors);
   EXPECT_EQ(errors[0].Reason(), "FieldValueInvalid");
-  EXPECT_THAT(errors[0].ToString(),
-              HasSubstr("spec.devices[0].name: Invalid value: \"GPU0\": a lowercase RFC 1123 label"));
+  EXPECT_THAT(
+      errors[0].ToString(),
+      HasSubstr("spec.devices[0].name: Invalid value: \"GPU0\": a lowercase RFC 1123 label"));
   EXPECT_THAT(ToStatus(errors, "create resourceslice"),
               testing::StatusIs(absl::StatusCode::kInvalidArgument,
                                 HasSubstr("create resourceslice: spec.devices[0].name")));
@@ -557,7 +561,8 @@ TEST(FormatTest, NamesAndLabels) {
   EXPECT_THAT(IsValidLabelValue("x_"), ::testing::Not(IsEmpty()));
   EXPECT_THAT(IsCIdentifier("_ok9"), IsEmpty());
   EXPECT_THAT(IsResourceQualifiedName("resource.kubernetes.io/pcieRoot"), IsEmpty());
-  EXPECT_THAT(IsResourceQualifiedName("resource.kubernetes.io/pcie-root"), ::testing::Not(IsEmpty()));
+  EXPECT_THAT(IsResourceQualifiedName("resource.kubernetes.io/pcie-root"),
+              ::testing::Not(IsEmpty()));
   EXPECT_THAT(IsDriverName("GPU.tessera.dev"), IsEmpty());
 }
 

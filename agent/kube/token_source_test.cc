@@ -1,8 +1,9 @@
 #include "agent/kube/token_source.h"
 
-#include "base/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/filesystem.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/faulty_filesystem.h"
 #include "test/fakes/base/temp_dir.h"
@@ -55,7 +56,8 @@ TEST_F(TokenSourceTest, FailedRereadKeepsTheLastToken) {
   testing::FaultyFilesystem faulty(fs_);
   TokenSource tokens("", path_, faulty, clock_, std::chrono::seconds(60));
   EXPECT_THAT(tokens.Token(), IsOkAndHolds(std::string("first")));
-  faulty.set_injector([](std::string_view, const std::string&) { return absl::UnavailableError("EIO"); });
+  faulty.set_injector(
+      [](std::string_view, const std::string&) { return absl::UnavailableError("EIO"); });
   tokens.Invalidate();
   EXPECT_THAT(tokens.Token(), IsOkAndHolds(std::string("first")));
 }

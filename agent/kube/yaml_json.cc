@@ -6,8 +6,9 @@
 #include <cmath>
 #include <limits>
 
-#include "base/strings.h"
 #include "yaml-cpp/yaml.h"
+
+#include "base/strings.h"
 
 namespace tessera::agent::kube {
 namespace {
@@ -51,7 +52,8 @@ Json InferScalar(const std::string& s) {
     }
     return s;  // out of range: keep the text
   }
-  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'o') && !negative) {
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'o') &&
+      !negative) {
     uint64_t n = 0;
     int radix = digits[1] == 'x' ? 16 : 8;
     auto [ptr, ec] = std::from_chars(digits.data() + 2, digits.data() + digits.size(), n, radix);
@@ -69,13 +71,15 @@ Json InferScalar(const std::string& s) {
   {
     size_t i = 0;
     size_t int_digits = 0;
-    while (i < digits.size() && std::isdigit(static_cast<unsigned char>(digits[i]))) ++i, ++int_digits;
+    while (i < digits.size() && std::isdigit(static_cast<unsigned char>(digits[i])))
+      ++i, ++int_digits;
     size_t frac_digits = 0;
     bool dot = false;
     if (i < digits.size() && digits[i] == '.') {
       dot = true;
       ++i;
-      while (i < digits.size() && std::isdigit(static_cast<unsigned char>(digits[i]))) ++i, ++frac_digits;
+      while (i < digits.size() && std::isdigit(static_cast<unsigned char>(digits[i])))
+        ++i, ++frac_digits;
     }
     bool mantissa = int_digits > 0 || frac_digits > 0;
     bool exponent = false;
@@ -83,7 +87,8 @@ Json InferScalar(const std::string& s) {
       size_t j = i + 1;
       if (j < digits.size() && (digits[j] == '+' || digits[j] == '-')) ++j;
       size_t exp_digits = 0;
-      while (j < digits.size() && std::isdigit(static_cast<unsigned char>(digits[j]))) ++j, ++exp_digits;
+      while (j < digits.size() && std::isdigit(static_cast<unsigned char>(digits[j])))
+        ++j, ++exp_digits;
       if (exp_digits > 0) {
         i = j;
         exponent = true;
@@ -209,8 +214,8 @@ absl::StatusOr<Json> YamlToJson(std::string_view yaml, std::string_view what) {
     }
     return out;
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(StrCat(what, ": line ", e.mark.line + 1, ", column ",
-                                             e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        StrCat(what, ": line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(StrCat(what, ": ", e.what()));
   }

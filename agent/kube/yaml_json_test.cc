@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::agent::kube {
@@ -26,7 +27,8 @@ k: {x: 1e3}
 l: 0x1f
 m: 1.2.3
 n: 18446744073709551615
-)", "test"));
+)",
+                                          "test"));
   EXPECT_EQ(j["a"], 1);
   EXPECT_EQ(j["b"], -7);
   EXPECT_EQ(j["c"], 1.5);
@@ -50,9 +52,10 @@ TEST(YamlJsonTest, JsonDocumentsAreYaml) {
 
 TEST(YamlJsonTest, RoundTripsJsonValues) {
   Json value = {
-      {"strings", {"true", "false", "null", "~", "", " padded ", "12", "1.5", "1e3", "0x10",
-                   "a: b", "# not a comment", "- dash", "multi\nline", "quote\"s", "ünïcode",
-                   "{braces}", "[brackets]", "*alias", "&anchor", "!tag", "%pct", "@at", "`tick"}},
+      {"strings", {"true",   "false",       "null",     "~",       "",         " padded ",
+                   "12",     "1.5",         "1e3",      "0x10",    "a: b",     "# not a comment",
+                   "- dash", "multi\nline", "quote\"s", "ünïcode", "{braces}", "[brackets]",
+                   "*alias", "&anchor",     "!tag",     "%pct",    "@at",      "`tick"}},
       {"numbers", {0, -1, 42, 3.25}},
       {"bools", {true, false}},
       {"nested", {{"empty_list", Json::array()}, {"empty_map", Json::object()}, {"null", nullptr}}},
@@ -64,9 +67,10 @@ TEST(YamlJsonTest, RoundTripsJsonValues) {
 }
 
 TEST(YamlJsonTest, SyntaxErrorsNameTheLine) {
-  EXPECT_THAT(YamlToJson("a: [1, 2\nb: 3\n", "kubeconfig"),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                ::testing::AllOf(HasSubstr("kubeconfig: line"), HasSubstr("column"))));
+  EXPECT_THAT(
+      YamlToJson("a: [1, 2\nb: 3\n", "kubeconfig"),
+      testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                        ::testing::AllOf(HasSubstr("kubeconfig: line"), HasSubstr("column"))));
 }
 
 TEST(YamlJsonTest, AliasBombIsRejected) {

@@ -4,12 +4,13 @@
 #include <map>
 #include <tuple>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/status.h"
 #include "base/strings.h"
 #include "drivers/gpu/pci_ids.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::gpu {
 namespace {
@@ -123,9 +124,8 @@ std::optional<NearestRdma> FindNearestRdma(const NodeTopology& topo, const PciDe
     const topology::LinkType link = topo.Relation(gpu, nic);
     if (best && std::tie(best->link, best->address) <= std::tie(link, nic.address)) continue;
     const OsDevice* rdma = nic.FindOsDevice(OsDeviceType::kOpenFabrics);
-    best = NearestRdma{.address = nic.address,
-                       .rdma_device = rdma != nullptr ? rdma->name : "",
-                       .link = link};
+    best = NearestRdma{
+        .address = nic.address, .rdma_device = rdma != nullptr ? rdma->name : "", .link = link};
   }
   return best;
 }
@@ -307,20 +307,28 @@ void MarkNotPreparable(GpuRecord& r, std::string message) {
 
 std::string_view VendorName(Vendor vendor) {
   switch (vendor) {
-    case Vendor::kNvidia: return "nvidia";
-    case Vendor::kAmd: return "amd";
-    case Vendor::kIntel: return "intel";
-    case Vendor::kOther: return "other";
+    case Vendor::kNvidia:
+      return "nvidia";
+    case Vendor::kAmd:
+      return "amd";
+    case Vendor::kIntel:
+      return "intel";
+    case Vendor::kOther:
+      return "other";
   }
   return "other";
 }
 
 Vendor VendorFromPciId(uint16_t vendor_id) {
   switch (vendor_id) {
-    case kPciVendorNvidia: return Vendor::kNvidia;
-    case kPciVendorAmd: return Vendor::kAmd;
-    case kPciVendorIntel: return Vendor::kIntel;
-    default: return Vendor::kOther;
+    case kPciVendorNvidia:
+      return Vendor::kNvidia;
+    case kPciVendorAmd:
+      return Vendor::kAmd;
+    case kPciVendorIntel:
+      return Vendor::kIntel;
+    default:
+      return Vendor::kOther;
   }
 }
 
@@ -356,9 +364,8 @@ std::optional<std::string> GfxTargetName(uint64_t v) {
   return fmt::format("gfx{}{:x}{:x}", major, minor, stepping);
 }
 
-Discovery DiscoverGpus(const NodeTopology& topo, const base::Sysfs& sysfs,
-                       const nvidia::Nvml* nvml, std::string_view nvml_error,
-                       const DiscoveryOptions& options) {
+Discovery DiscoverGpus(const NodeTopology& topo, const base::Sysfs& sysfs, const nvidia::Nvml* nvml,
+                       std::string_view nvml_error, const DiscoveryOptions& options) {
   Discovery out;
   std::string nvml_problem(nvml_error);
 

@@ -66,8 +66,8 @@ struct GpuRecord {
   // Identity ("" / nullopt when unknown).
   std::string product_name;
   std::string model;
-  std::string uuid;             // NVIDIA "GPU-..."; AMD the 64-bit unique id in hex
-  std::string architecture;     // "Hopper", "gfx906", "Xe-HPG"
+  std::string uuid;          // NVIDIA "GPU-..."; AMD the 64-bit unique id in hex
+  std::string architecture;  // "Hopper", "gfx906", "Xe-HPG"
   std::optional<nvidia::ComputeCapability> compute_capability;
   std::optional<uint64_t> memory_bytes;
   std::string driver_version;       // "550.54.15"

@@ -3,9 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "base/sysfs.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "base/sysfs.h"
 #include "test/fakes/base/temp_dir.h"
 
 namespace tessera::drivers::gpu {
@@ -120,7 +121,7 @@ TEST_F(DiscoveryTest, AmdIdentityComesFromAmdgpuSysfsAndKfd) {
   const GpuRecord& g = Gpu(d, 0x03);
   EXPECT_EQ(g.product_name, "AMD Instinct MI210");
   EXPECT_EQ(g.memory_bytes, std::optional<uint64_t>(68702699520));
-  EXPECT_EQ(g.architecture, "gfx90a");  // KFD's 90010
+  EXPECT_EQ(g.architecture, "gfx90a");    // KFD's 90010
   EXPECT_EQ(g.uuid, "543a2cf3ce781f61");  // KFD's unique_id, in hex
   EXPECT_EQ(g.identity_source, "sysfs");
   EXPECT_THAT(g.drm_nodes, ElementsAre(DrmNode{"card0", 226, 0}, DrmNode{"renderD128", 226, 128}));
@@ -172,12 +173,12 @@ TEST_F(DiscoveryTest, NvidiaOnASimulatedNodeIsPreparableWithPciIdFacts) {
 TEST_F(DiscoveryTest, NearestRdmaIsTheClosestPhysicalFunction) {
   Discovery d = Discover(false);
   // The VF at 0000:03:00.4 sorts first but is not a NIC of its own.
-  EXPECT_THAT(Gpu(d, 0x03).nearest_rdma,
-              Optional(NearestRdma{.address = Bdf(0x04), .rdma_device = "mlx5_0",
-                                   .link = LinkType::kPhb}));
-  EXPECT_THAT(Gpu(d, 0x82).nearest_rdma,
-              Optional(NearestRdma{.address = Bdf(0x81), .rdma_device = "mlx5_1",
-                                   .link = LinkType::kPhb}));
+  EXPECT_THAT(
+      Gpu(d, 0x03).nearest_rdma,
+      Optional(NearestRdma{.address = Bdf(0x04), .rdma_device = "mlx5_0", .link = LinkType::kPhb}));
+  EXPECT_THAT(
+      Gpu(d, 0x82).nearest_rdma,
+      Optional(NearestRdma{.address = Bdf(0x81), .rdma_device = "mlx5_1", .link = LinkType::kPhb}));
   EXPECT_EQ(Gpu(d, 0x82).pcie_root, "pci0000:80");
   EXPECT_EQ(Gpu(d, 0x82).numa_node, std::optional<int>(1));
 }

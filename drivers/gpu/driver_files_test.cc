@@ -3,10 +3,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "drivers/nvidia/dlopen_nvml.h"
-#include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "drivers/nvidia/dlopen_nvml.h"
+#include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 
@@ -42,11 +43,15 @@ TEST(DriverFilesTest, FindsVersionedLibrariesAndMountsThemUnderTheirSonameToo) {
   EXPECT_THAT(
       Pairs(FindNvidiaDriverFiles(fs, host.path() + "/", "580.159.04")),
       ElementsAre(
-          "/usr/local/nvidia/lib64/libcuda.so.580.159.04 -> /usr/local/nvidia/lib64/libcuda.so.580.159.04",
+          "/usr/local/nvidia/lib64/libcuda.so.580.159.04 -> "
+          "/usr/local/nvidia/lib64/libcuda.so.580.159.04",
           "/usr/local/nvidia/lib64/libcuda.so.580.159.04 -> /usr/local/nvidia/lib64/libcuda.so.1",
-          "/usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04 -> /usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04",
-          "/usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04 -> /usr/local/nvidia/lib64/libnvidia-ml.so.1",
-          "/usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04 -> /usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04",
+          "/usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04 -> "
+          "/usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04",
+          "/usr/local/nvidia/lib64/libnvidia-ml.so.580.159.04 -> "
+          "/usr/local/nvidia/lib64/libnvidia-ml.so.1",
+          "/usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04 -> "
+          "/usr/local/nvidia/lib64/libnvidia-gpucomp.so.580.159.04",
           "/usr/local/nvidia/bin/nvidia-smi -> /usr/bin/nvidia-smi"));
   EXPECT_THAT(FindNvidiaDriverFiles(fs, host.path(), ""), IsEmpty());
 }

@@ -7,6 +7,10 @@
 #include <fstream>
 #include <map>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "drivers/attributes.h"
@@ -14,9 +18,6 @@
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/gpu/testing/recording_tools.h"
 #include "drivers/gpu/testing/sim_node.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -228,11 +229,10 @@ TEST_F(CoronaTest, Mi50PreparesWithDrmNodesKfdAndRocrVisibleDevices) {
   EXPECT_EQ(p->claim_edits.device_nodes[0].path, "/dev/kfd");
   EXPECT_THAT(p->claim_edits.env, ::testing::Contains("ROCR_VISIBLE_DEVICES=GPU-fd6050c17326b1e1"));
 
-  req.devices[0].configs.push_back(
-      {.source = "FromClaim",
-       .parameters = {{"apiVersion", "gpu.tessera.dev/v1alpha1"},
-                      {"kind", "GpuConfig"},
-                      {"sharing", {{"strategy", "MPS"}}}}});
+  req.devices[0].configs.push_back({.source = "FromClaim",
+                                    .parameters = {{"apiVersion", "gpu.tessera.dev/v1alpha1"},
+                                                   {"kind", "GpuConfig"},
+                                                   {"sharing", {{"strategy", "MPS"}}}}});
   EXPECT_THAT((*driver)->PrepareClaim(req),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("MPS needs an NVIDIA GPU; this GPU is amd")));

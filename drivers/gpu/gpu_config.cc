@@ -21,8 +21,8 @@ absl::Status Invalid(std::string_view field, std::string_view what) {
 
 absl::StatusOr<MpsLimits> ParseMps(const Json& mps, std::string_view path) {
   if (!mps.is_object()) return json::TypeError(path, "object", mps);
-  RETURN_IF_ERROR(json::RejectUnknownFields(mps, path,
-                                            {"activeThreadPercentage", "pinnedDeviceMemoryLimit"}));
+  RETURN_IF_ERROR(
+      json::RejectUnknownFields(mps, path, {"activeThreadPercentage", "pinnedDeviceMemoryLimit"}));
   MpsLimits limits;
   const std::string pct_field = json::Field(path, "activeThreadPercentage");
   if (auto it = mps.find("activeThreadPercentage"); it != mps.end() && !it->is_null()) {
@@ -57,9 +57,12 @@ absl::StatusOr<MpsLimits> ParseMps(const Json& mps, std::string_view path) {
 
 std::string_view SharingStrategyName(SharingStrategy strategy) {
   switch (strategy) {
-    case SharingStrategy::kExclusive: return "Exclusive";
-    case SharingStrategy::kTimeSlicing: return "TimeSlicing";
-    case SharingStrategy::kMps: return "MPS";
+    case SharingStrategy::kExclusive:
+      return "Exclusive";
+    case SharingStrategy::kTimeSlicing:
+      return "TimeSlicing";
+    case SharingStrategy::kMps:
+      return "MPS";
   }
   return "Exclusive";
 }
@@ -74,10 +77,14 @@ std::optional<SharingStrategy> ParseSharingStrategy(std::string_view name) {
 
 std::string_view TimeSliceIntervalName(TimeSliceInterval interval) {
   switch (interval) {
-    case TimeSliceInterval::kDefault: return "Default";
-    case TimeSliceInterval::kShort: return "Short";
-    case TimeSliceInterval::kMedium: return "Medium";
-    case TimeSliceInterval::kLong: return "Long";
+    case TimeSliceInterval::kDefault:
+      return "Default";
+    case TimeSliceInterval::kShort:
+      return "Short";
+    case TimeSliceInterval::kMedium:
+      return "Medium";
+    case TimeSliceInterval::kLong:
+      return "Long";
   }
   return "Default";
 }
@@ -110,14 +117,15 @@ absl::StatusOr<GpuConfig> ParseGpuConfig(const Json& parameters, std::string_vie
   GpuConfig config;
   ASSIGN_OR_RETURN(const Json* sharing, json::GetOptionalObject(parameters, "", "sharing"));
   if (sharing == nullptr) return config;
-  RETURN_IF_ERROR(json::RejectUnknownFields(*sharing, "sharing", {"strategy", "timeSlicing", "mps"}));
+  RETURN_IF_ERROR(
+      json::RejectUnknownFields(*sharing, "sharing", {"strategy", "timeSlicing", "mps"}));
   ASSIGN_OR_RETURN(std::optional<std::string> strategy,
                    json::GetOptionalString(*sharing, "sharing", "strategy"));
   if (strategy) {
     std::optional<SharingStrategy> s = ParseSharingStrategy(*strategy);
     if (!s) {
-      return Invalid("sharing.strategy", StrCat(base::Quote(*strategy),
-                                                " is not one of Exclusive, TimeSlicing, MPS"));
+      return Invalid("sharing.strategy",
+                     StrCat(base::Quote(*strategy), " is not one of Exclusive, TimeSlicing, MPS"));
     }
     config.strategy = *s;
     config.strategy_set = true;
@@ -125,9 +133,8 @@ absl::StatusOr<GpuConfig> ParseGpuConfig(const Json& parameters, std::string_vie
   ASSIGN_OR_RETURN(const Json* ts, json::GetOptionalObject(*sharing, "sharing", "timeSlicing"));
   if (ts != nullptr) {
     if (config.strategy != SharingStrategy::kTimeSlicing) {
-      return Invalid("sharing.timeSlicing",
-                     StrCat("only allowed with strategy TimeSlicing, not ",
-                            SharingStrategyName(config.strategy)));
+      return Invalid("sharing.timeSlicing", StrCat("only allowed with strategy TimeSlicing, not ",
+                                                   SharingStrategyName(config.strategy)));
     }
     RETURN_IF_ERROR(json::RejectUnknownFields(*ts, "sharing.timeSlicing", {"interval"}));
     ASSIGN_OR_RETURN(std::optional<std::string> interval,
@@ -135,8 +142,9 @@ absl::StatusOr<GpuConfig> ParseGpuConfig(const Json& parameters, std::string_vie
     if (interval) {
       std::optional<TimeSliceInterval> i = ParseTimeSliceInterval(*interval);
       if (!i) {
-        return Invalid("sharing.timeSlicing.interval",
-                       StrCat(base::Quote(*interval), " is not one of Default, Short, Medium, Long"));
+        return Invalid(
+            "sharing.timeSlicing.interval",
+            StrCat(base::Quote(*interval), " is not one of Default, Short, Medium, Long"));
       }
       config.interval = *i;
     }
@@ -157,10 +165,10 @@ absl::StatusOr<GpuConfig> ResolveGpuConfig(const std::vector<OpaqueConfig>& conf
   for (size_t i = 0; i < configs.size(); ++i) {
     absl::StatusOr<GpuConfig> c = ParseGpuConfig(configs[i].parameters, domain);
     if (!c.ok()) {
-      return base::Annotate(c.status(), StrCat("config ", i + 1, " (",
-                                               configs[i].source.empty() ? "unknown source"
-                                                                         : configs[i].source,
-                                               ")"));
+      return base::Annotate(
+          c.status(),
+          StrCat("config ", i + 1, " (",
+                 configs[i].source.empty() ? "unknown source" : configs[i].source, ")"));
     }
     out = *c;
   }

@@ -28,8 +28,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "drivers/device_driver.h"
 #include "nlohmann/json.hpp"
+
+#include "drivers/device_driver.h"
 
 namespace tessera::drivers::gpu {
 
@@ -47,7 +48,7 @@ std::string_view TimeSliceIntervalName(TimeSliceInterval interval);
 std::optional<TimeSliceInterval> ParseTimeSliceInterval(std::string_view name);
 
 struct MpsLimits {
-  std::optional<int> active_thread_percentage;      // 1..100
+  std::optional<int> active_thread_percentage;         // 1..100
   std::optional<uint64_t> pinned_device_memory_bytes;  // >= 1 MiB, whole MiB (rounded down)
   friend bool operator==(const MpsLimits&, const MpsLimits&) = default;
 };
@@ -64,8 +65,7 @@ struct GpuConfig {
 std::string GpuConfigApiVersion(std::string_view domain);
 
 // Decodes one opaque parameters object. InvalidArgument naming the field.
-absl::StatusOr<GpuConfig> ParseGpuConfig(const nlohmann::json& parameters,
-                                         std::string_view domain);
+absl::StatusOr<GpuConfig> ParseGpuConfig(const nlohmann::json& parameters, std::string_view domain);
 
 // The configuration of one device: every entry is decoded (a bad entry is an
 // error even when a later one would replace it), and the last one wins, so a

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::gpu {
@@ -28,16 +29,17 @@ TEST(GpuConfigTest, ParsesTimeSlicing) {
   GpuConfig want{.strategy = SharingStrategy::kTimeSlicing,
                  .strategy_set = true,
                  .interval = TimeSliceInterval::kMedium};
-  EXPECT_THAT(ParseGpuConfig(Config({{"strategy", "TimeSlicing"},
-                                     {"timeSlicing", {{"interval", "Medium"}}}}),
-                             kDomain),
+  EXPECT_THAT(ParseGpuConfig(
+                  Config({{"strategy", "TimeSlicing"}, {"timeSlicing", {{"interval", "Medium"}}}}),
+                  kDomain),
               IsOkAndHolds(want));
 }
 
 TEST(GpuConfigTest, ParsesMpsLimitsAndRoundsMemoryDownToMiB) {
   absl::StatusOr<GpuConfig> c = ParseGpuConfig(
-      Config({{"strategy", "MPS"},
-              {"mps", {{"activeThreadPercentage", 25}, {"pinnedDeviceMemoryLimit", "1500000000"}}}}),
+      Config(
+          {{"strategy", "MPS"},
+           {"mps", {{"activeThreadPercentage", 25}, {"pinnedDeviceMemoryLimit", "1500000000"}}}}),
       kDomain);
   ASSERT_OK(c);
   EXPECT_EQ(c->strategy, SharingStrategy::kMps);

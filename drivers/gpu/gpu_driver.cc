@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
@@ -13,7 +15,6 @@
 #include "drivers/gpu/driver_files.h"
 #include "drivers/gpu/mig.h"
 #include "drivers/naming.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::gpu {
 namespace {
@@ -28,7 +29,6 @@ spdlog::logger& Log() {
   static const auto logger = base::log::Get("gpu");
   return *logger;
 }
-
 
 enum class TargetKind { kWhole, kMigExisting, kMigPlacement };
 
@@ -105,10 +105,11 @@ struct DeviceState {
 };
 
 Json ToJson(const DeviceState& s) {
-  Json j = {{"vendor", s.vendor},
-            {"pciBusID", s.pci_bus_id},
-            {"gpu", {{"key", s.target.key}, {"smiId", s.target.smi_id}, {"cudaId", s.target.cuda_id}}},
-            {"sharing", std::string(SharingStrategyName(s.sharing))}};
+  Json j = {
+      {"vendor", s.vendor},
+      {"pciBusID", s.pci_bus_id},
+      {"gpu", {{"key", s.target.key}, {"smiId", s.target.smi_id}, {"cudaId", s.target.cuda_id}}},
+      {"sharing", std::string(SharingStrategyName(s.sharing))}};
   if (s.sharing == SharingStrategy::kTimeSlicing) {
     j["timeSliceInterval"] = std::string(TimeSliceIntervalName(s.interval));
   }
@@ -146,7 +147,8 @@ std::optional<DeviceState> FromJson(const Json& j) {
     s.target = {.key = g.at("key").get<std::string>(),
                 .smi_id = g.at("smiId").get<std::string>(),
                 .cuda_id = g.at("cudaId").get<std::string>()};
-    std::optional<SharingStrategy> sharing = ParseSharingStrategy(j.at("sharing").get<std::string>());
+    std::optional<SharingStrategy> sharing =
+        ParseSharingStrategy(j.at("sharing").get<std::string>());
     if (!sharing) return std::nullopt;
     s.sharing = *sharing;
     if (j.contains("timeSliceInterval")) {
@@ -170,7 +172,8 @@ std::optional<DeviceState> FromJson(const Json& j) {
       mig.gpu_instance = m.at("gpuInstanceId").get<uint32_t>();
       mig.compute_instance = m.at("computeInstanceId").get<uint32_t>();
       mig.profile = m.at("profileId").get<uint32_t>();
-      mig.placement = {m.at("placementStart").get<uint32_t>(), m.at("placementSize").get<uint32_t>()};
+      mig.placement = {m.at("placementStart").get<uint32_t>(),
+                       m.at("placementSize").get<uint32_t>()};
       mig.created = m.at("created").get<bool>();
       mig.uuid = m.value("uuid", "");
       s.mig = mig;
@@ -195,10 +198,10 @@ std::string SharingUser(std::string_view claim_uid, std::string_view device,
 struct GpuDriver::Target {
   size_t gpu = 0;  // index into Discovery::gpus
   TargetKind kind = TargetKind::kWhole;
-  nvidia::GpuInstanceProfile profile;  // MIG
-  nvidia::MigPlacement placement;      // MIG
+  nvidia::GpuInstanceProfile profile;           // MIG
+  nvidia::MigPlacement placement;               // MIG
   std::optional<nvidia::GpuInstance> instance;  // kMigExisting: the instance
-  bool shareable = false;  // published with allowMultipleAllocations
+  bool shareable = false;                       // published with allowMultipleAllocations
 };
 
 struct GpuDriver::Snapshot {
@@ -325,9 +328,8 @@ GpuDriver::Snapshot GpuDriver::TakeSnapshot() const {
           d.capacity[std::string(kCapMemory)] = {
               Bytes(memory),
               RequestPolicy{.default_value = Bytes(largest),
-                            .valid_range = ValidRange{.min = Bytes(step),
-                                                      .max = Bytes(largest),
-                                                      .step = Bytes(step)}}};
+                            .valid_range = ValidRange{
+                                .min = Bytes(step), .max = Bytes(largest), .step = Bytes(step)}}};
           d.capacity[std::string(kCapCompute)] = {
               Quantity::FromInt(100),
               RequestPolicy{.default_value = Quantity::FromInt(100),
@@ -366,8 +368,8 @@ GpuDriver::Snapshot GpuDriver::TakeSnapshot() const {
         for (const nvidia::MigPlacement& pl : p.placements) {
           Device d = mig_device(p, pl);
           d.consumes_counters.push_back(MigConsumption(name, p, pl));
-          snap.targets[d.name] = {.gpu = i, .kind = TargetKind::kMigPlacement, .profile = p,
-                                  .placement = pl};
+          snap.targets[d.name] = {
+              .gpu = i, .kind = TargetKind::kMigPlacement, .profile = p, .placement = pl};
           snap.inventory.devices.push_back(std::move(d));
         }
       }
@@ -383,8 +385,11 @@ GpuDriver::Snapshot GpuDriver::TakeSnapshot() const {
       }
       Device d = mig_device(*p, gi.placement);
       PutString(d, kAttrUuid, gi.compute_instances.front().uuid);
-      snap.targets[d.name] = {.gpu = i, .kind = TargetKind::kMigExisting, .profile = *p,
-                              .placement = gi.placement, .instance = gi};
+      snap.targets[d.name] = {.gpu = i,
+                              .kind = TargetKind::kMigExisting,
+                              .profile = *p,
+                              .placement = gi.placement,
+                              .instance = gi};
       snap.inventory.devices.push_back(std::move(d));
     }
   }
@@ -450,8 +455,8 @@ absl::Status ConsumedToLimits(const DeviceAllocation& a, const GpuRecord& g, Mps
     } else if (name == kCapMemory) {
       const int64_t bytes = q.Value();
       if (bytes < static_cast<int64_t>(kMiB) || static_cast<uint64_t>(bytes) > memory) {
-        return absl::InvalidArgumentError(StrCat(field, ": ", q.ToString(),
-                                                 " is out of range 1Mi..", Bytes(memory).ToString()));
+        return absl::InvalidArgumentError(
+            StrCat(field, ": ", q.ToString(), " is out of range 1Mi..", Bytes(memory).ToString()));
       }
       limits.pinned_device_memory_bytes = static_cast<uint64_t>(bytes) / kMiB * kMiB;
     } else {
@@ -480,8 +485,7 @@ absl::StatusOr<std::vector<GpuDriver::Plan>> GpuDriver::PlanClaim(
     p.share = !a.share_id.empty();
     p.user = SharingUser(request.claim_uid, a.device, a.share_id);
     if (!p.gpu.preparable) {
-      return absl::FailedPreconditionError(
-          StrCat(ctx, ": not preparable: ", p.gpu.health_message));
+      return absl::FailedPreconditionError(StrCat(ctx, ": not preparable: ", p.gpu.health_message));
     }
     absl::StatusOr<GpuConfig> config = ResolveGpuConfig(a.configs, options_.domain);
     if (!config.ok()) return base::Annotate(config.status(), ctx);
@@ -491,10 +495,10 @@ absl::StatusOr<std::vector<GpuDriver::Plan>> GpuDriver::PlanClaim(
 
     if (p.share) {
       if (!p.target.shareable) {
-        return absl::InvalidArgumentError(StrCat(
-            ctx, ": allocated as share ", a.share_id,
-            " but the GPU is not shared by capacity (it needs MPS: an NVIDIA GPU of compute "
-            "capability 7.0 or newer with MIG off, and --publish-consumable-capacity)"));
+        return absl::InvalidArgumentError(
+            StrCat(ctx, ": allocated as share ", a.share_id,
+                   " but the GPU is not shared by capacity (it needs MPS: an NVIDIA GPU of compute "
+                   "capability 7.0 or newer with MIG off, and --publish-consumable-capacity)"));
       }
       if (config->strategy_set && config->strategy != SharingStrategy::kMps) {
         return absl::InvalidArgumentError(
@@ -526,30 +530,31 @@ absl::StatusOr<std::vector<GpuDriver::Plan>> GpuDriver::PlanClaim(
     if (p.strategy == SharingStrategy::kMps) {
       if (!p.gpu.mps_capable()) {
         return absl::InvalidArgumentError(
-            StrCat(ctx, ": sharing.strategy: MPS with limits needs compute capability 7.0 or "
-                        "newer; this GPU has ",
+            StrCat(ctx,
+                   ": sharing.strategy: MPS with limits needs compute capability 7.0 or "
+                   "newer; this GPU has ",
                    p.gpu.compute_capability ? p.gpu.compute_capability->ToString()
                                             : std::string("an unknown one")));
       }
       if (p.limits.pinned_device_memory_bytes && p.gpu.memory_bytes &&
           *p.limits.pinned_device_memory_bytes > *p.gpu.memory_bytes) {
-        return absl::InvalidArgumentError(StrCat(
-            ctx, ": sharing.mps.pinnedDeviceMemoryLimit: ",
-            Bytes(*p.limits.pinned_device_memory_bytes).ToString(), " exceeds the GPU's memory ",
-            Bytes(*p.gpu.memory_bytes).ToString()));
+        return absl::InvalidArgumentError(
+            StrCat(ctx, ": sharing.mps.pinnedDeviceMemoryLimit: ",
+                   Bytes(*p.limits.pinned_device_memory_bytes).ToString(),
+                   " exceeds the GPU's memory ", Bytes(*p.gpu.memory_bytes).ToString()));
       }
       if (mps_plan) {
-        return absl::InvalidArgumentError(StrCat(
-            ctx, ": at most one MPS-shared GPU per claim (", RequestContext(*plans[*mps_plan].alloc),
-            " is one already): each GPU has its own MPS daemon and a process reaches one"));
+        return absl::InvalidArgumentError(
+            StrCat(ctx, ": at most one MPS-shared GPU per claim (",
+                   RequestContext(*plans[*mps_plan].alloc),
+                   " is one already): each GPU has its own MPS daemon and a process reaches one"));
       }
       if (absl::Status s = sharing_->CheckMps(TargetOf(p.gpu), p.user); !s.ok()) {
         return base::Annotate(s, ctx);
       }
     }
     if (p.strategy == SharingStrategy::kTimeSlicing) {
-      if (absl::Status s = sharing_->CheckTimeSlice(TargetOf(p.gpu), p.interval, p.user);
-          !s.ok()) {
+      if (absl::Status s = sharing_->CheckTimeSlice(TargetOf(p.gpu), p.interval, p.user); !s.ok()) {
         return base::Annotate(s, ctx);
       }
     }
@@ -565,26 +570,26 @@ absl::StatusOr<std::vector<GpuDriver::Plan>> GpuDriver::PlanClaim(
           continue;
         }
         const nvidia::GpuInstanceProfile* other = FindProfile(p.gpu.mig_profiles, gi.profile_id);
-        return absl::FailedPreconditionError(StrCat(
-            ctx, ": MIG placement ", p.target.placement.start, "+", p.target.placement.size,
-            " conflicts with GPU instance ", gi.id, " (",
-            other != nullptr ? other->name : StrCat("profile ", gi.profile_id), " at ",
-            gi.placement.start, "+", gi.placement.size, ")"));
+        return absl::FailedPreconditionError(
+            StrCat(ctx, ": MIG placement ", p.target.placement.start, "+", p.target.placement.size,
+                   " conflicts with GPU instance ", gi.id, " (",
+                   other != nullptr ? other->name : StrCat("profile ", gi.profile_id), " at ",
+                   gi.placement.start, "+", gi.placement.size, ")"));
       }
       if (p.adopt) {
         // Only an instance made for this very claim device is taken over.
         std::optional<std::string> owner = InstanceOwner(TargetOf(p.gpu).key, *p.adopt);
         if (owner != p.user) {
-          return absl::FailedPreconditionError(StrCat(
-              ctx, ": MIG placement is held by GPU instance ", p.adopt->id, " of ",
-              owner ? *owner : std::string("someone else")));
+          return absl::FailedPreconditionError(
+              StrCat(ctx, ": MIG placement is held by GPU instance ", p.adopt->id, " of ",
+                     owner ? *owner : std::string("someone else")));
         }
       }
       for (const Plan& q : plans) {
         if (q.target.kind == TargetKind::kMigPlacement && q.gpu.address == p.gpu.address &&
             q.target.placement.Overlaps(p.target.placement)) {
-          return absl::FailedPreconditionError(StrCat(ctx, ": MIG placement overlaps ",
-                                                      RequestContext(*q.alloc)));
+          return absl::FailedPreconditionError(
+              StrCat(ctx, ": MIG placement overlaps ", RequestContext(*q.alloc)));
         }
       }
     }
@@ -619,7 +624,8 @@ std::vector<std::string> DeviceNodesOf(const GpuRecord& g,
   if (g.vendor == Vendor::kNvidia) {
     if (g.nvidia_minor) out.push_back(StrCat("nvidia", *g.nvidia_minor));
     if (instance) {
-      if (instance->caps_minor) out.push_back(StrCat("nvidia-caps/nvidia-cap", *instance->caps_minor));
+      if (instance->caps_minor)
+        out.push_back(StrCat("nvidia-caps/nvidia-cap", *instance->caps_minor));
       if (!instance->compute_instances.empty() && instance->compute_instances.front().caps_minor) {
         out.push_back(
             StrCat("nvidia-caps/nvidia-cap", *instance->compute_instances.front().caps_minor));
@@ -660,10 +666,9 @@ absl::Status GpuDriver::CheckDeviceNodes(const std::vector<Plan>& plans) const {
   for (const auto& [rel, whose] : required) {
     const std::string path = NodeCheckPath(rel);
     if (!fs_.Exists(path)) {
-      return absl::FailedPreconditionError(
-          StrCat(whose, ": device node ", path, " does not exist",
-                 options_.simulated ? " (materialize the simulated node's device nodes first)"
-                                    : ""));
+      return absl::FailedPreconditionError(StrCat(
+          whose, ": device node ", path, " does not exist",
+          options_.simulated ? " (materialize the simulated node's device nodes first)" : ""));
     }
   }
   return absl::OkStatus();
@@ -687,9 +692,9 @@ absl::StatusOr<uint32_t> GpuDriver::NvmlIndexFor(const std::string& gpu_key,
 
 absl::Status GpuDriver::ApplyMig(Plan& p) {
   const uint32_t index = *p.gpu.nvml_index;
-  const std::string where = StrCat("GPU ", p.gpu.address.ToString(), " profile ",
-                                   p.target.profile.name, " placement ",
-                                   p.target.placement.start, "+", p.target.placement.size);
+  const std::string where =
+      StrCat("GPU ", p.gpu.address.ToString(), " profile ", p.target.profile.name, " placement ",
+             p.target.placement.start, "+", p.target.placement.size);
   LedgerEntry entry{.user = p.user,
                     .kind = LedgerEntry::Kind::kMig,
                     .gpu = TargetOf(p.gpu),
@@ -772,9 +777,9 @@ absl::Status GpuDriver::ApplyMig(Plan& p) {
   // The capability nodes a container needs for this instance.
   for (std::optional<uint32_t> minor : {gi.caps_minor, ci.caps_minor}) {
     if (!minor) {
-      return absl::FailedPreconditionError(StrCat(
-          "MIG capability minor of GPU instance ", gi.id, " on ", where,
-          " is unknown (is /proc/driver/nvidia-caps/mig-minors readable?)"));
+      return absl::FailedPreconditionError(
+          StrCat("MIG capability minor of GPU instance ", gi.id, " on ", where,
+                 " is unknown (is /proc/driver/nvidia-caps/mig-minors readable?)"));
     }
     const std::string path = NodeCheckPath(StrCat("nvidia-caps/nvidia-cap", *minor));
     if (!fs_.Exists(path)) {
@@ -809,8 +814,10 @@ absl::Status GpuDriver::Apply(Plan& p) {
     case SharingStrategy::kExclusive:
       break;
     case SharingStrategy::kTimeSlicing: {
-      LedgerEntry e{.user = p.user, .kind = LedgerEntry::Kind::kTimeSlice,
-                    .gpu = p.state.target, .pci_bus_id = p.state.pci_bus_id,
+      LedgerEntry e{.user = p.user,
+                    .kind = LedgerEntry::Kind::kTimeSlice,
+                    .gpu = p.state.target,
+                    .pci_bus_id = p.state.pci_bus_id,
                     .interval = p.interval};
       RETURN_IF_ERROR(ledger_->Put(e));
       if (absl::Status s = sharing_->AcquireTimeSlice(p.state.target, p.interval, p.user);
@@ -821,7 +828,9 @@ absl::Status GpuDriver::Apply(Plan& p) {
       break;
     }
     case SharingStrategy::kMps: {
-      LedgerEntry e{.user = p.user, .kind = LedgerEntry::Kind::kMps, .gpu = p.state.target,
+      LedgerEntry e{.user = p.user,
+                    .kind = LedgerEntry::Kind::kMps,
+                    .gpu = p.state.target,
                     .pci_bus_id = p.state.pci_bus_id};
       RETURN_IF_ERROR(ledger_->Put(e));
       absl::StatusOr<MpsDaemon> d = sharing_->AcquireMps(p.state.target, p.user);
@@ -1025,8 +1034,8 @@ absl::StatusOr<PreparedClaim> GpuDriver::BuildResult(const ClaimPrepareRequest& 
   std::vector<const GpuRecord*> gpus;
   std::string driver_version;
   for (const Plan& p : plans) {
-    PreparedDevice d{.request = p.alloc->request, .device = p.alloc->device,
-                     .share_id = p.alloc->share_id};
+    PreparedDevice d{
+        .request = p.alloc->request, .device = p.alloc->device, .share_id = p.alloc->share_id};
     base::ContainerEdits& e = d.edits;
     const GpuRecord& g = p.gpu;
     gpus.push_back(&g);
@@ -1088,7 +1097,8 @@ absl::StatusOr<PreparedClaim> GpuDriver::BuildResult(const ClaimPrepareRequest& 
               StrCat("TESSERA_GPU_MEMORY_LIMIT_BYTES=", *p.limits.pinned_device_memory_bytes));
         }
         if (p.limits.active_thread_percentage) {
-          e.env.push_back(StrCat("TESSERA_GPU_COMPUTE_PERCENT=", *p.limits.active_thread_percentage));
+          e.env.push_back(
+              StrCat("TESSERA_GPU_COMPUTE_PERCENT=", *p.limits.active_thread_percentage));
         }
       }
     }
@@ -1121,7 +1131,8 @@ absl::StatusOr<PreparedClaim> GpuDriver::BuildResult(const ClaimPrepareRequest& 
   AddAlignment(*snap.topology, request.peers, gpus, options_.domain, c);
   if (live_nvidia && options_.inject_driver_files) {
     std::vector<std::string> first;
-    if (std::optional<std::string> dir = LoadedNvmlDir(fs_, options_.host_root)) first.push_back(*dir);
+    if (std::optional<std::string> dir = LoadedNvmlDir(fs_, options_.host_root))
+      first.push_back(*dir);
     std::vector<base::Mount> files =
         FindNvidiaDriverFiles(fs_, options_.host_root, driver_version, first);
     if (files.empty()) {
@@ -1178,9 +1189,9 @@ absl::StatusOr<PreparedClaim> GpuDriver::PrepareClaim(const ClaimPrepareRequest&
     }
     return result.status();
   }
-  Log().info("prepared claim uid={} devices={} duration_ms={}", request.claim_uid, plans.size(),
-             std::chrono::duration_cast<std::chrono::milliseconds>(clock_.MonotonicNow() - start)
-                 .count());
+  Log().info(
+      "prepared claim uid={} devices={} duration_ms={}", request.claim_uid, plans.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.MonotonicNow() - start).count());
   return result;
 }
 
@@ -1249,15 +1260,14 @@ absl::Status GpuDriver::ReapplyClaim(std::string_view claim_uid, const PreparedC
         present |= gi.id == s->mig->gpu_instance && gi.placement == s->mig->placement;
       }
       if (!present) {
-        ASSIGN_OR_RETURN(nvidia::GpuInstance gi,
-                         base::Annotate(nvml_->CreateGpuInstance(index, s->mig->profile,
-                                                                 s->mig->placement),
-                                        ctx));
+        ASSIGN_OR_RETURN(
+            nvidia::GpuInstance gi,
+            base::Annotate(nvml_->CreateGpuInstance(index, s->mig->profile, s->mig->placement),
+                           ctx));
         if (gi.id != s->mig->gpu_instance) {
           (void)nvml_->DestroyGpuInstance(index, gi.id);
-          return absl::FailedPreconditionError(
-              StrCat(ctx, ": the GPU instance came back with id ", gi.id, " instead of ",
-                     s->mig->gpu_instance));
+          return absl::FailedPreconditionError(StrCat(ctx, ": the GPU instance came back with id ",
+                                                      gi.id, " instead of ", s->mig->gpu_instance));
         }
         ASSIGN_OR_RETURN(std::vector<nvidia::ComputeInstanceProfile> cips,
                          base::Annotate(nvml_->GetComputeInstanceProfiles(index, gi.id), ctx));
@@ -1267,12 +1277,14 @@ absl::Status GpuDriver::ReapplyClaim(std::string_view claim_uid, const PreparedC
         if (gips.ok()) gip = FindProfile(*gips, s->mig->profile);
         std::optional<uint32_t> cip =
             gip != nullptr ? FullComputeInstanceProfile(cips, gip->slice_count) : std::nullopt;
-        if (!cip) return absl::FailedPreconditionError(StrCat(ctx, ": no compute instance profile"));
+        if (!cip)
+          return absl::FailedPreconditionError(StrCat(ctx, ": no compute instance profile"));
         RETURN_IF_ERROR(
             base::Annotate(nvml_->CreateComputeInstance(index, gi.id, *cip).status(), ctx));
       }
       for (LedgerEntry& e : EntriesFromState(*s, SharingUser(claim_uid, d.device, d.share_id))) {
-        if (e.kind == LedgerEntry::Kind::kMig) RETURN_IF_ERROR(base::Annotate(ledger_->Put(e), ctx));
+        if (e.kind == LedgerEntry::Kind::kMig)
+          RETURN_IF_ERROR(base::Annotate(ledger_->Put(e), ctx));
       }
     }
     if (s->sharing != SharingStrategy::kExclusive) {

@@ -44,6 +44,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/clock.h"
 #include "base/command_runner.h"
 #include "base/filesystem.h"
@@ -63,7 +64,8 @@ inline constexpr std::string_view kFamily = "gpu";
 inline constexpr std::string_view kMpsPipeContainerPath = "/tmp/nvidia-mps";
 
 struct GpuDriverOptions {
-  std::string domain = "tessera.dev";  // driver gpu.<domain>, config apiVersion gpu.<domain>/v1alpha1
+  std::string domain =
+      "tessera.dev";  // driver gpu.<domain>, config apiVersion gpu.<domain>/v1alpha1
   // Host prefix of device nodes: a container's /dev/nvidia0 is
   // <dev_root>/nvidia0 on the host. Empty: the host's /dev (seen by the agent
   // under <host_root>/dev).
@@ -91,11 +93,11 @@ struct GpuDriverOptions {
 
 struct GpuDriverDeps {
   std::shared_ptr<const topology::NodeTopology> topology;
-  const base::Sysfs& sysfs;          // vendor sysfs (amdgpu, i915/xe, KFD)
-  nvidia::Nvml* nvml = nullptr;      // null: no NVML (degraded on a live host)
-  std::string nvml_error;            // why nvml is null, for health messages
-  base::CommandRunner& commands;     // nvidia-smi, nvidia-cuda-mps-control
-  base::Filesystem& fs;              // state dir, device nodes, driver files
+  const base::Sysfs& sysfs;       // vendor sysfs (amdgpu, i915/xe, KFD)
+  nvidia::Nvml* nvml = nullptr;   // null: no NVML (degraded on a live host)
+  std::string nvml_error;         // why nvml is null, for health messages
+  base::CommandRunner& commands;  // nvidia-smi, nvidia-cuda-mps-control
+  base::Filesystem& fs;           // state dir, device nodes, driver files
   base::Clock& clock;
 };
 

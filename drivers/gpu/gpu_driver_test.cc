@@ -7,12 +7,13 @@
 #include <algorithm>
 #include <fstream>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "drivers/attributes.h"
 #include "drivers/gpu/mig.h"
 #include "drivers/gpu/testing/sim_node.h"
 #include "drivers/nvidia/mig_minors.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::gpu {
@@ -48,8 +49,9 @@ Json TimeSlicing(std::string interval) {
   return GpuConfigJson({{"strategy", "TimeSlicing"}, {"timeSlicing", {{"interval", interval}}}});
 }
 Json Mps(int pct, std::string memory) {
-  return GpuConfigJson({{"strategy", "MPS"},
-                        {"mps", {{"activeThreadPercentage", pct}, {"pinnedDeviceMemoryLimit", memory}}}});
+  return GpuConfigJson(
+      {{"strategy", "MPS"},
+       {"mps", {{"activeThreadPercentage", pct}, {"pinnedDeviceMemoryLimit", memory}}}});
 }
 
 DeviceAllocation Alloc(std::string_view device, std::vector<Json> configs = {},
@@ -68,8 +70,11 @@ DeviceAllocation Share(std::string_view device, std::string share_id, std::strin
 }
 ClaimPrepareRequest Claim(std::string uid, std::vector<DeviceAllocation> devices,
                           std::vector<PeerDevice> peers = {}) {
-  return {.claim_uid = std::move(uid), .claim_namespace = "default", .claim_name = "c",
-          .devices = std::move(devices), .peers = std::move(peers)};
+  return {.claim_uid = std::move(uid),
+          .claim_namespace = "default",
+          .claim_name = "c",
+          .devices = std::move(devices),
+          .peers = std::move(peers)};
 }
 
 const Device* FindDevice(const Inventory& inv, std::string_view name) {
@@ -261,8 +266,8 @@ TEST_F(GpuDriverTest, ExclusivePrepareInjectsTheGpusNodesUnderTheDevRoot) {
   EXPECT_EQ(d.edits.device_nodes[0].host_path, node_->dev_root() + "/nvidia1");
   EXPECT_THAT(NodePaths(p->claim_edits),
               ElementsAre("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"));
-  EXPECT_TRUE(HasEnv(p->claim_edits,
-                     "NVIDIA_VISIBLE_DEVICES=GPU-5e1b0001-7c3a-4f1e-9d2b-0000001000a1"));
+  EXPECT_TRUE(
+      HasEnv(p->claim_edits, "NVIDIA_VISIBLE_DEVICES=GPU-5e1b0001-7c3a-4f1e-9d2b-0000001000a1"));
   EXPECT_TRUE(HasEnv(p->claim_edits, "TESSERA_GPU_DEVICES=gpu-0000-1e-00-0"));
   EXPECT_TRUE(HasEnv(p->claim_edits, "TESSERA_GPU_SHARING=Exclusive"));
   EXPECT_TRUE(HasEnv(p->claim_edits, "TESSERA_CLAIM_UID=uid-1"));
@@ -313,13 +318,13 @@ TEST_F(GpuDriverTest, MpsClaimGetsItsDaemonItsLimitsAndThePipeMount) {
       driver_->PrepareClaim(Claim("uid-mps", {Alloc(kGpu0, {Mps(30, "20Gi")})}));
   ASSERT_OK(p);
   const std::string pipe = Pipe(kGpu0Uuid);
-  EXPECT_THAT(Commands(),
-              ElementsAre(std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) +
-                              " -c EXCLUSIVE_PROCESS",
-                          std::string("nvidia-cuda-mps-control -d | CUDA_VISIBLE_DEVICES=") +
-                              std::string(kGpu0Uuid) + " CUDA_MPS_PIPE_DIRECTORY=" + pipe +
-                              " CUDA_MPS_LOG_DIRECTORY=" + node_->state_dir() + "/mps/" +
-                              std::string(kGpu0Uuid) + "/log"));
+  EXPECT_THAT(
+      Commands(),
+      ElementsAre(std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) + " -c EXCLUSIVE_PROCESS",
+                  std::string("nvidia-cuda-mps-control -d | CUDA_VISIBLE_DEVICES=") +
+                      std::string(kGpu0Uuid) + " CUDA_MPS_PIPE_DIRECTORY=" + pipe +
+                      " CUDA_MPS_LOG_DIRECTORY=" + node_->state_dir() + "/mps/" +
+                      std::string(kGpu0Uuid) + "/log"));
   const base::ContainerEdits& e = p->devices[0].edits;
   EXPECT_TRUE(HasEnv(e, "CUDA_MPS_PIPE_DIRECTORY=/tmp/nvidia-mps"));
   EXPECT_TRUE(HasEnv(e, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=30"));
@@ -332,8 +337,10 @@ TEST_F(GpuDriverTest, MpsClaimGetsItsDaemonItsLimitsAndThePipeMount) {
 
 TEST_F(GpuDriverTest, SharesAreEnforcedWithMpsLimitsEqualToWhatTheyConsumed) {
   Start({}, [](GpuDriverOptions& o) { o.publish_consumable_capacity = true; });
-  ClaimPrepareRequest a = Claim("uid-a", {Share(kGpu0, "6a0e6c43-0000-4000-8000-00000000000a", "16Gi", 25)});
-  ClaimPrepareRequest b = Claim("uid-b", {Share(kGpu0, "6a0e6c43-0000-4000-8000-00000000000b", "40Gi", 60)});
+  ClaimPrepareRequest a =
+      Claim("uid-a", {Share(kGpu0, "6a0e6c43-0000-4000-8000-00000000000a", "16Gi", 25)});
+  ClaimPrepareRequest b =
+      Claim("uid-b", {Share(kGpu0, "6a0e6c43-0000-4000-8000-00000000000b", "40Gi", 60)});
   EXPECT_TRUE(driver_->HasSideEffects(a));
   absl::StatusOr<PreparedClaim> pa = driver_->PrepareClaim(a);
   ASSERT_OK(pa);
@@ -344,8 +351,8 @@ TEST_F(GpuDriverTest, SharesAreEnforcedWithMpsLimitsEqualToWhatTheyConsumed) {
   EXPECT_TRUE(HasEnv(pa->devices[0].edits, "TESSERA_GPU_MEMORY_LIMIT_BYTES=17179869184"));
   EXPECT_TRUE(HasEnv(pb->devices[0].edits, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=60"));
   EXPECT_TRUE(HasEnv(pb->devices[0].edits, "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=40960M"));
-  EXPECT_TRUE(HasEnv(pb->devices[0].edits,
-                     "TESSERA_GPU_SHARE_ID=6a0e6c43-0000-4000-8000-00000000000b"));
+  EXPECT_TRUE(
+      HasEnv(pb->devices[0].edits, "TESSERA_GPU_SHARE_ID=6a0e6c43-0000-4000-8000-00000000000b"));
   EXPECT_EQ(pb->devices[0].share_id, "6a0e6c43-0000-4000-8000-00000000000b");
   // One daemon for both shares: started once, probed for the second.
   std::vector<std::string> cmds = Commands();
@@ -357,8 +364,8 @@ TEST_F(GpuDriverTest, SharesAreEnforcedWithMpsLimitsEqualToWhatTheyConsumed) {
   EXPECT_THAT(Commands(), IsEmpty());
   ASSERT_OK(driver_->UnprepareClaim("uid-b", *pb));
   EXPECT_THAT(Commands(), Contains(HasSubstr("<<quit")));
-  EXPECT_THAT(Commands(), Contains(std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) +
-                                   " -c DEFAULT"));
+  EXPECT_THAT(Commands(),
+              Contains(std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) + " -c DEFAULT"));
 }
 
 TEST_F(GpuDriverTest, ARequestWithoutAmountsGetsTheWholeGpuAsItsShare) {
@@ -440,7 +447,8 @@ TEST_F(GpuDriverTest, ExistingInstancePrepareChangesNothing) {
   const std::vector<nvidia::GpuInstance> before = Instances(7);
   absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(Claim("uid-s", {Alloc(device)}));
   ASSERT_OK(p);
-  EXPECT_TRUE(HasEnv(p->claim_edits, "NVIDIA_VISIBLE_DEVICES=MIG-6c2f8a4b-0d3e-5f90-b125-8c4d0e3f2a51"));
+  EXPECT_TRUE(
+      HasEnv(p->claim_edits, "NVIDIA_VISIBLE_DEVICES=MIG-6c2f8a4b-0d3e-5f90-b125-8c4d0e3f2a51"));
   EXPECT_EQ(p->devices[0].state["mig"]["created"], false);
   ASSERT_OK(driver_->UnprepareClaim("uid-s", *p));
   EXPECT_EQ(Instances(7), before);
@@ -460,14 +468,14 @@ TEST_F(GpuDriverTest, AFailureMidPrepareUndoesEverythingTheCallDid) {
                                 HasSubstr("start MPS control daemon"))));
   EXPECT_THAT(Instances(6), IsEmpty());
   const std::string uuid1 = "GPU-5e1b0001-7c3a-4f1e-9d2b-0000001000a1";
-  EXPECT_THAT(Commands(),
-              ElementsAre("nvidia-smi -i " + uuid1 + " -c DEFAULT",
-                          "nvidia-smi compute-policy -i " + uuid1 + " --set-timeslice 1",
-                          std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) +
-                              " -c EXCLUSIVE_PROCESS",
-                          HasSubstr("nvidia-cuda-mps-control -d"),
-                          std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) + " -c DEFAULT",
-                          "nvidia-smi compute-policy -i " + uuid1 + " --set-timeslice 0"));
+  EXPECT_THAT(
+      Commands(),
+      ElementsAre("nvidia-smi -i " + uuid1 + " -c DEFAULT",
+                  "nvidia-smi compute-policy -i " + uuid1 + " --set-timeslice 1",
+                  std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) + " -c EXCLUSIVE_PROCESS",
+                  HasSubstr("nvidia-cuda-mps-control -d"),
+                  std::string("nvidia-smi -i ") + std::string(kGpu0Uuid) + " -c DEFAULT",
+                  "nvidia-smi compute-policy -i " + uuid1 + " --set-timeslice 0"));
   EXPECT_THAT(driver_->sharing().TimeSliceUsers(uuid1), IsEmpty());
   // Once the tool works, the same claim prepares.
   node_->tools().ClearFailures();
@@ -498,8 +506,7 @@ struct Refusal {
   const char* message;
 };
 
-class GpuDriverRefusalTest : public GpuDriverTest,
-                             public ::testing::WithParamInterface<Refusal> {};
+class GpuDriverRefusalTest : public GpuDriverTest, public ::testing::WithParamInterface<Refusal> {};
 
 TEST_P(GpuDriverRefusalTest, IsRefusedBeforeAnythingChanges) {
   Start({}, [](GpuDriverOptions& o) { o.publish_partitionable = true; });
@@ -511,57 +518,64 @@ TEST_P(GpuDriverRefusalTest, IsRefusedBeforeAnythingChanges) {
 
 std::vector<Refusal> Refusals() {
   return {
-        Refusal{"UnknownConfigField",
-                [] {
-                  return Claim("u", {Alloc(kGpu0, {GpuConfigJson({{"strategy", "MPS"},
-                                                                  {"mps", {{"limit", 1}}}})})});
-                },
-                absl::StatusCode::kInvalidArgument,
-                "request \"gpu\" device gpu-0000-1a-00-0: config 1 (FromClaim): sharing.mps.limit"},
-        Refusal{"WrongKind",
-                [] {
-                  return Claim("u", {Alloc(kGpu0, {Json{{"apiVersion", "gpu.tessera.dev/v1alpha1"},
-                                                        {"kind", "NicConfig"}}})});
-                },
-                absl::StatusCode::kInvalidArgument, "kind: \"NicConfig\" is not supported"},
-        Refusal{"MigWithTimeSlicing",
-                [] {
-                  return Claim("u", {Alloc(std::string(kGpu6) + "-mig-1g10gb-0",
-                                           {TimeSlicing("Short")})});
-                },
-                absl::StatusCode::kInvalidArgument, "TimeSlicing is not supported on a MIG device"},
-        Refusal{"MigWithMps",
-                [] { return Claim("u", {Alloc(std::string(kGpu6) + "-mig-1g10gb-0", {Mps(50, "1Gi")})}); },
-                absl::StatusCode::kInvalidArgument, "MPS is not supported on a MIG device"},
-        Refusal{"ShareWithoutConsumableCapacity",
-                [] { return Claim("u", {Share(kGpu0, "6a0e6c43-0000-4000-8000-000000000001", "1Gi", 10)}); },
-                absl::StatusCode::kInvalidArgument, "is not shared by capacity"},
-        Refusal{"MemoryLimitAboveTheGpu",
-                [] { return Claim("u", {Alloc(kGpu0, {Mps(50, "100Gi")})}); },
-                absl::StatusCode::kInvalidArgument,
-                "sharing.mps.pinnedDeviceMemoryLimit: 100Gi exceeds the GPU's memory"},
-        Refusal{"TwoMpsGpusInOneClaim",
-                [] {
-                  return Claim("u", {Alloc(kGpu0, {Mps(50, "1Gi")}, "a"),
-                                     Alloc(kGpu1, {Mps(50, "1Gi")}, "b")});
-                },
-                absl::StatusCode::kInvalidArgument, "at most one MPS-shared GPU per claim"},
-        Refusal{"UnknownDevice", [] { return Claim("u", {Alloc("gpu-0000-77-00-0")}); },
-                absl::StatusCode::kNotFound, "no such GPU device on this node"},
-        Refusal{"ValidDeviceThenBadOne",
-                [] {
-                  return Claim("u", {Alloc(kGpu1, {TimeSlicing("Short")}, "first"),
-                                     Alloc(std::string(kGpu6) + "-mig-3g40gb-0", {}, "second"),
-                                     Alloc(kGpu0, {TimeSlicing("Sometimes")}, "third")});
-                },
-                absl::StatusCode::kInvalidArgument,
-                "request \"third\" device gpu-0000-1a-00-0: config 1 (FromClaim): "
-                "sharing.timeSlicing.interval"}};
+      Refusal{"UnknownConfigField",
+              [] {
+                return Claim(
+                    "u", {Alloc(kGpu0,
+                                {GpuConfigJson({{"strategy", "MPS"}, {"mps", {{"limit", 1}}}})})});
+              },
+              absl::StatusCode::kInvalidArgument,
+              "request \"gpu\" device gpu-0000-1a-00-0: config 1 (FromClaim): sharing.mps.limit"},
+      Refusal{"WrongKind",
+              [] {
+                return Claim("u", {Alloc(kGpu0, {Json{{"apiVersion", "gpu.tessera.dev/v1alpha1"},
+                                                      {"kind", "NicConfig"}}})});
+              },
+              absl::StatusCode::kInvalidArgument, "kind: \"NicConfig\" is not supported"},
+      Refusal{"MigWithTimeSlicing",
+              [] {
+                return Claim("u",
+                             {Alloc(std::string(kGpu6) + "-mig-1g10gb-0", {TimeSlicing("Short")})});
+              },
+              absl::StatusCode::kInvalidArgument, "TimeSlicing is not supported on a MIG device"},
+      Refusal{"MigWithMps",
+              [] {
+                return Claim("u", {Alloc(std::string(kGpu6) + "-mig-1g10gb-0", {Mps(50, "1Gi")})});
+              },
+              absl::StatusCode::kInvalidArgument, "MPS is not supported on a MIG device"},
+      Refusal{"ShareWithoutConsumableCapacity",
+              [] {
+                return Claim("u",
+                             {Share(kGpu0, "6a0e6c43-0000-4000-8000-000000000001", "1Gi", 10)});
+              },
+              absl::StatusCode::kInvalidArgument, "is not shared by capacity"},
+      Refusal{"MemoryLimitAboveTheGpu",
+              [] { return Claim("u", {Alloc(kGpu0, {Mps(50, "100Gi")})}); },
+              absl::StatusCode::kInvalidArgument,
+              "sharing.mps.pinnedDeviceMemoryLimit: 100Gi exceeds the GPU's memory"},
+      Refusal{"TwoMpsGpusInOneClaim",
+              [] {
+                return Claim("u", {Alloc(kGpu0, {Mps(50, "1Gi")}, "a"),
+                                   Alloc(kGpu1, {Mps(50, "1Gi")}, "b")});
+              },
+              absl::StatusCode::kInvalidArgument, "at most one MPS-shared GPU per claim"},
+      Refusal{"UnknownDevice", [] { return Claim("u", {Alloc("gpu-0000-77-00-0")}); },
+              absl::StatusCode::kNotFound, "no such GPU device on this node"},
+      Refusal{"ValidDeviceThenBadOne",
+              [] {
+                return Claim("u", {Alloc(kGpu1, {TimeSlicing("Short")}, "first"),
+                                   Alloc(std::string(kGpu6) + "-mig-3g40gb-0", {}, "second"),
+                                   Alloc(kGpu0, {TimeSlicing("Sometimes")}, "third")});
+              },
+              absl::StatusCode::kInvalidArgument,
+              "request \"third\" device gpu-0000-1a-00-0: config 1 (FromClaim): "
+              "sharing.timeSlicing.interval"}};
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, GpuDriverRefusalTest, ::testing::ValuesIn(Refusals()),
-    [](const ::testing::TestParamInfo<Refusal>& p) { return std::string(p.param.name); });
+INSTANTIATE_TEST_SUITE_P(Cases, GpuDriverRefusalTest, ::testing::ValuesIn(Refusals()),
+                         [](const ::testing::TestParamInfo<Refusal>& p) {
+                           return std::string(p.param.name);
+                         });
 
 TEST_F(GpuDriverTest, ShareLimitsOutOfRangeAreRefused) {
   Start({}, [](GpuDriverOptions& o) { o.publish_consumable_capacity = true; });
@@ -581,8 +595,9 @@ TEST_F(GpuDriverTest, AGpuInOneSharingModeRefusesTheOther) {
   Start();
   ASSERT_OK(driver_->PrepareClaim(Claim("uid-a", {Alloc(kGpu0, {TimeSlicing("Short")})})));
   node_->tools().Clear();
-  EXPECT_THAT(driver_->PrepareClaim(Claim("uid-b", {Alloc(kGpu0, {Mps(10, "1Gi")})})),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is time-sliced for uid-a")));
+  EXPECT_THAT(
+      driver_->PrepareClaim(Claim("uid-b", {Alloc(kGpu0, {Mps(10, "1Gi")})})),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is time-sliced for uid-a")));
   EXPECT_THAT(Commands(), IsEmpty());
 }
 
@@ -633,9 +648,9 @@ TEST_F(GpuDriverTest, AfterARestartTheLastUnprepareStillStopsTheDaemon) {
 
 TEST_F(GpuDriverTest, AfterARebootReapplyRecreatesTheInstanceAndTheDaemon) {
   Start({}, [](GpuDriverOptions& o) { o.publish_partitionable = true; });
-  absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(
-      Claim("uid-a", {Alloc(std::string(kGpu6) + "-mig-2g20gb-2", {}, "part"),
-                      Alloc(kGpu0, {Mps(50, "8Gi")}, "mps")}));
+  absl::StatusOr<PreparedClaim> p =
+      driver_->PrepareClaim(Claim("uid-a", {Alloc(std::string(kGpu6) + "-mig-2g20gb-2", {}, "part"),
+                                            Alloc(kGpu0, {Mps(50, "8Gi")}, "mps")}));
   ASSERT_OK(p);
   const uint32_t gi = p->devices[0].state["mig"]["gpuInstanceId"];
 
@@ -660,22 +675,25 @@ TEST_F(GpuDriverTest, UnprepareWithoutRecordedStateUndoesByDeviceName) {
   // driver's result was never recorded.
   Start({}, [](GpuDriverOptions& o) { o.publish_partitionable = true; });
   const std::string device = std::string(kGpu6) + "-mig-1g20gb-2";
-  ASSERT_OK(driver_->PrepareClaim(Claim("uid-c", {Alloc(device), Alloc(kGpu1, {TimeSlicing("Medium")})})));
+  ASSERT_OK(driver_->PrepareClaim(
+      Claim("uid-c", {Alloc(device), Alloc(kGpu1, {TimeSlicing("Medium")})})));
   RestartDriver();
   PreparedClaim unknown;
-  unknown.devices = {{.request = "gpu", .device = device}, {.request = "gpu", .device = std::string(kGpu1)}};
+  unknown.devices = {{.request = "gpu", .device = device},
+                     {.request = "gpu", .device = std::string(kGpu1)}};
   node_->tools().Clear();
   ASSERT_OK(driver_->UnprepareClaim("uid-c", unknown));
   EXPECT_THAT(Instances(6), IsEmpty());
   // The time slice it held is known from the driver's ledger and reset.
-  EXPECT_THAT(Commands(), ElementsAre("nvidia-smi compute-policy -i "
-                                      "GPU-5e1b0001-7c3a-4f1e-9d2b-0000001000a1 --set-timeslice 0"));
+  EXPECT_THAT(Commands(),
+              ElementsAre("nvidia-smi compute-policy -i "
+                          "GPU-5e1b0001-7c3a-4f1e-9d2b-0000001000a1 --set-timeslice 0"));
 }
 
 TEST_F(GpuDriverTest, ADamagedLedgerIsRebuiltFromTheCheckpoint) {
   Start({}, [](GpuDriverOptions& o) { o.publish_partitionable = true; });
-  absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(
-      Claim("uid-a", {Alloc(std::string(kGpu6) + "-mig-3g40gb-0"), Alloc(kGpu0, {Mps(20, "2Gi")})}));
+  absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(Claim(
+      "uid-a", {Alloc(std::string(kGpu6) + "-mig-3g40gb-0"), Alloc(kGpu0, {Mps(20, "2Gi")})}));
   ASSERT_OK(p);
   std::ofstream(node_->state_dir() + "/host-state.json") << "{ not json";
   RestartDriver();
@@ -765,9 +783,10 @@ TEST_F(GpuDriverTest, DeviceNodePathsCoverEveryNodeAClaimCanGet) {
   absl::StatusOr<nvidia::MigMinors> minors =
       nvidia::ReadMigMinors(node_->fs(), testing::SimMigMinors());
   ASSERT_OK(minors);
-  EXPECT_THAT(paths, Contains("nvidia-caps/nvidia-cap" + std::to_string(*minors->GpuInstance(7, 2))));
   EXPECT_THAT(paths,
-              Contains("nvidia-caps/nvidia-cap" + std::to_string(*minors->ComputeInstance(7, 7, 0))));
+              Contains("nvidia-caps/nvidia-cap" + std::to_string(*minors->GpuInstance(7, 2))));
+  EXPECT_THAT(paths, Contains("nvidia-caps/nvidia-cap" +
+                              std::to_string(*minors->ComputeInstance(7, 7, 0))));
 }
 
 }  // namespace

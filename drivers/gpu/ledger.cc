@@ -19,9 +19,12 @@ constexpr std::string_view kKind = "GpuHostState";
 
 std::string_view KindName(LedgerEntry::Kind k) {
   switch (k) {
-    case LedgerEntry::Kind::kTimeSlice: return "TimeSlice";
-    case LedgerEntry::Kind::kMps: return "MPS";
-    case LedgerEntry::Kind::kMig: return "MIG";
+    case LedgerEntry::Kind::kTimeSlice:
+      return "TimeSlice";
+    case LedgerEntry::Kind::kMps:
+      return "MPS";
+    case LedgerEntry::Kind::kMig:
+      return "MIG";
   }
   return "MPS";
 }
@@ -173,9 +176,8 @@ absl::Status HostLedger::Put(const LedgerEntry& entry) {
 
 absl::Status HostLedger::Remove(std::string_view user, LedgerEntry::Kind kind) {
   absl::MutexLock lock(&mu_);
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const LedgerEntry& e) {
-    return e.user == user && e.kind == kind;
-  });
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const LedgerEntry& e) { return e.user == user && e.kind == kind; });
   if (it == entries_.end()) return absl::OkStatus();
   const LedgerEntry old = *it;
   const auto pos = it - entries_.begin();
@@ -188,9 +190,8 @@ absl::Status HostLedger::Remove(std::string_view user, LedgerEntry::Kind kind) {
 absl::Status HostLedger::Save() {
   Json list = Json::array();
   for (const LedgerEntry& e : entries_) list.push_back(ToJson(e));
-  Json doc = {{"apiVersion", std::string(kApiVersion)},
-              {"kind", std::string(kKind)},
-              {"entries", list}};
+  Json doc = {
+      {"apiVersion", std::string(kApiVersion)}, {"kind", std::string(kKind)}, {"entries", list}};
   RETURN_IF_ERROR(base::Annotate(fs_.CreateDirectories(base::DirName(path_), 0700),
                                  StrCat("create directory of ", path_)));
   return base::Annotate(fs_.WriteFileAtomic(path_, doc.dump(1), {.mode = 0600, .durable = true}),

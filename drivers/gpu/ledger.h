@@ -30,6 +30,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/filesystem.h"
 #include "drivers/gpu/gpu_config.h"
 #include "drivers/gpu/sharing.h"

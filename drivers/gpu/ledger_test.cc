@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/fakes/base/faulty_filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"

@@ -33,8 +33,8 @@ template <typename Field>
 uint64_t Total(const std::vector<nvidia::GpuInstanceProfile>& profiles, Field field) {
   uint64_t total = 0;
   for (const auto& p : profiles) {
-    total = std::max<uint64_t>(total, static_cast<uint64_t>(field(p)) *
-                                          std::max<uint32_t>(1, p.instance_count));
+    total = std::max<uint64_t>(
+        total, static_cast<uint64_t>(field(p)) * std::max<uint32_t>(1, p.instance_count));
   }
   return total;
 }
@@ -84,8 +84,7 @@ CounterSet MigCounterSet(std::string_view gpu_device,
   return set;
 }
 
-CounterConsumption MigConsumption(std::string_view gpu_device,
-                                  const nvidia::GpuInstanceProfile& p,
+CounterConsumption MigConsumption(std::string_view gpu_device, const nvidia::GpuInstanceProfile& p,
                                   const nvidia::MigPlacement& placement) {
   CounterConsumption c;
   c.counter_set = MigCounterSetName(gpu_device);

@@ -1,8 +1,9 @@
 #include "drivers/gpu/mig.h"
 
-#include "drivers/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
+#include "drivers/naming.h"
 
 namespace tessera::drivers::gpu {
 namespace {
@@ -12,25 +13,44 @@ using ::testing::Optional;
 // Three H100 80GB profiles as `nvidia-smi mig -lgip` reports them (the
 // memory slice axis has 8 slices; 1g.10gb fits 7 times).
 std::vector<nvidia::GpuInstanceProfile> H100Profiles() {
-  nvidia::GpuInstanceProfile small{.id = 19, .index = 0, .name = "1g.10gb", .slice_count = 1,
-                                   .instance_count = 7, .multiprocessor_count = 16,
-                                   .copy_engine_count = 1, .decoder_count = 1,
-                                   .jpeg_count = 1, .memory_bytes = uint64_t{9984} << 20};
+  nvidia::GpuInstanceProfile small{.id = 19,
+                                   .index = 0,
+                                   .name = "1g.10gb",
+                                   .slice_count = 1,
+                                   .instance_count = 7,
+                                   .multiprocessor_count = 16,
+                                   .copy_engine_count = 1,
+                                   .decoder_count = 1,
+                                   .jpeg_count = 1,
+                                   .memory_bytes = uint64_t{9984} << 20};
   for (uint32_t i = 0; i < 7; ++i) small.placements.push_back({i, 1});
   nvidia::GpuInstanceProfile media = small;
   media.id = 20;
   media.name = "1g.10gb+me";
   media.instance_count = 1;
   media.ofa_count = 1;
-  nvidia::GpuInstanceProfile half{.id = 9, .index = 2, .name = "3g.40gb", .slice_count = 3,
-                                  .instance_count = 2, .multiprocessor_count = 60,
-                                  .copy_engine_count = 3, .decoder_count = 3, .jpeg_count = 3,
+  nvidia::GpuInstanceProfile half{.id = 9,
+                                  .index = 2,
+                                  .name = "3g.40gb",
+                                  .slice_count = 3,
+                                  .instance_count = 2,
+                                  .multiprocessor_count = 60,
+                                  .copy_engine_count = 3,
+                                  .decoder_count = 3,
+                                  .jpeg_count = 3,
                                   .memory_bytes = uint64_t{40448} << 20,
                                   .placements = {{0, 4}, {4, 4}}};
-  nvidia::GpuInstanceProfile full{.id = 0, .index = 4, .name = "7g.80gb", .slice_count = 7,
-                                  .instance_count = 1, .multiprocessor_count = 132,
-                                  .copy_engine_count = 8, .decoder_count = 7, .jpeg_count = 7,
-                                  .ofa_count = 1, .memory_bytes = uint64_t{81152} << 20,
+  nvidia::GpuInstanceProfile full{.id = 0,
+                                  .index = 4,
+                                  .name = "7g.80gb",
+                                  .slice_count = 7,
+                                  .instance_count = 1,
+                                  .multiprocessor_count = 132,
+                                  .copy_engine_count = 8,
+                                  .decoder_count = 7,
+                                  .jpeg_count = 7,
+                                  .ofa_count = 1,
+                                  .memory_bytes = uint64_t{81152} << 20,
                                   .placements = {{0, 8}}};
   return {small, media, half, full};
 }
@@ -73,7 +93,8 @@ TEST(MigTest, CounterSetCoversEveryCombinationTheGpuAccepts) {
   EXPECT_EQ(set.counters.at("memory").Value(), int64_t{81152} << 20);
   int64_t seven_small_memory = 0;
   for (int i = 0; i < 7; ++i) {
-    CounterConsumption c = MigConsumption("gpu-0000-be-00-0", profiles[0], profiles[0].placements[i]);
+    CounterConsumption c =
+        MigConsumption("gpu-0000-be-00-0", profiles[0], profiles[0].placements[i]);
     seven_small_memory += c.counters.at("memory").Value();
   }
   EXPECT_LE(seven_small_memory, set.counters.at("memory").Value());

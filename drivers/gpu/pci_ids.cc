@@ -45,12 +45,12 @@ constexpr std::array kTable = {
     KnownGpu{kPciVendorAmd, 0x74a1, "AMD Instinct MI300X", "MI300X", "gfx942", 0, 0, 0},
     // Intel.
     KnownGpu{kPciVendorIntel, 0x56a0, "Intel Arc A770", "Arc-A770", "Xe-HPG", 0, 0, 0},
-    KnownGpu{kPciVendorIntel, 0x56c0, "Intel Data Center GPU Flex 170", "Flex-170", "Xe-HPG", 0,
-             0, 0},
-    KnownGpu{kPciVendorIntel, 0x0bd5, "Intel Data Center GPU Max 1550", "Max-1550", "Xe-HPC", 0,
-             0, 0},
-    KnownGpu{kPciVendorIntel, 0x0bda, "Intel Data Center GPU Max 1100", "Max-1100", "Xe-HPC", 0,
-             0, 0},
+    KnownGpu{kPciVendorIntel, 0x56c0, "Intel Data Center GPU Flex 170", "Flex-170", "Xe-HPG", 0, 0,
+             0},
+    KnownGpu{kPciVendorIntel, 0x0bd5, "Intel Data Center GPU Max 1550", "Max-1550", "Xe-HPC", 0, 0,
+             0},
+    KnownGpu{kPciVendorIntel, 0x0bda, "Intel Data Center GPU Max 1100", "Max-1100", "Xe-HPC", 0, 0,
+             0},
 };
 
 }  // namespace

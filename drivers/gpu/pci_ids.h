@@ -29,7 +29,7 @@ struct KnownGpu {
   std::string_view architecture;  // "Ampere", "Hopper", "gfx906", "Xe-HPG"
   int cc_major = 0;               // NVIDIA CUDA compute capability; 0 = not NVIDIA
   int cc_minor = 0;
-  uint64_t memory_bytes = 0;      // 0 when the id does not settle it
+  uint64_t memory_bytes = 0;  // 0 when the id does not settle it
 };
 
 // nullopt for ids not in the table.

@@ -16,9 +16,7 @@ spdlog::logger& Log() {
   return *logger;
 }
 
-std::string Users(const std::set<std::string>& users) {
-  return base::Join(users, ", ");
-}
+std::string Users(const std::set<std::string>& users) { return base::Join(users, ", "); }
 
 // The last line(s) of a tool's output, for an error message.
 std::string Tail(const base::CommandResult& r) {
@@ -74,17 +72,16 @@ absl::Status SharingController::CheckTimeSliceLocked(const GpuTarget& gpu,
   const GpuState* s = FindState(gpu.key);
   if (s == nullptr) return absl::OkStatus();
   if (!s->mps_users.empty()) {
-    return absl::FailedPreconditionError(
-        StrCat("GPU ", gpu.key, " runs an MPS daemon for ", Users(s->mps_users),
-               "; it cannot be time-sliced at the same time"));
+    return absl::FailedPreconditionError(StrCat("GPU ", gpu.key, " runs an MPS daemon for ",
+                                                Users(s->mps_users),
+                                                "; it cannot be time-sliced at the same time"));
   }
   std::set<std::string> others = s->ts_users;
   others.erase(std::string(user));
   if (!others.empty() && s->interval != interval) {
-    return absl::FailedPreconditionError(
-        StrCat("GPU ", gpu.key, " is time-sliced with interval ", TimeSliceIntervalName(s->interval),
-               " for ", Users(others), "; interval ", TimeSliceIntervalName(interval),
-               " cannot be set"));
+    return absl::FailedPreconditionError(StrCat(
+        "GPU ", gpu.key, " is time-sliced with interval ", TimeSliceIntervalName(s->interval),
+        " for ", Users(others), "; interval ", TimeSliceIntervalName(interval), " cannot be set"));
   }
   return absl::OkStatus();
 }
@@ -111,11 +108,11 @@ absl::Status SharingController::CheckMps(const GpuTarget& gpu, std::string_view 
 absl::Status SharingController::ApplyTimeSlice(const GpuTarget& gpu, TimeSliceInterval interval) {
   // The time slice applies to processes of the default compute mode
   // (sharing.go of the NVIDIA DRA driver does the same two steps).
-  RETURN_IF_ERROR(RunTool({.argv = {tools_.nvidia_smi, "-i", gpu.smi_id, "-c", "DEFAULT"},
-                           .timeout = tools_.timeout},
-                          StrCat("set compute mode DEFAULT on GPU ", gpu.key)));
-  return RunTool({.argv = {tools_.nvidia_smi, "compute-policy", "-i", gpu.smi_id,
-                           "--set-timeslice", std::to_string(static_cast<int>(interval))},
+  RETURN_IF_ERROR(RunTool(
+      {.argv = {tools_.nvidia_smi, "-i", gpu.smi_id, "-c", "DEFAULT"}, .timeout = tools_.timeout},
+      StrCat("set compute mode DEFAULT on GPU ", gpu.key)));
+  return RunTool({.argv = {tools_.nvidia_smi, "compute-policy", "-i", gpu.smi_id, "--set-timeslice",
+                           std::to_string(static_cast<int>(interval))},
                   .timeout = tools_.timeout},
                  StrCat("set time slice ", TimeSliceIntervalName(interval), " on GPU ", gpu.key));
 }
@@ -140,10 +137,10 @@ absl::Status SharingController::ReleaseTimeSlice(const GpuTarget& gpu, const std
   GpuState& s = State(gpu);
   if (s.ts_users.count(user) == 0) return absl::OkStatus();
   if (s.ts_users.size() == 1) {
-    RETURN_IF_ERROR(RunTool({.argv = {tools_.nvidia_smi, "compute-policy", "-i", gpu.smi_id,
-                                      "--set-timeslice", "0"},
-                             .timeout = tools_.timeout},
-                            StrCat("reset time slice on GPU ", gpu.key)));
+    RETURN_IF_ERROR(RunTool(
+        {.argv = {tools_.nvidia_smi, "compute-policy", "-i", gpu.smi_id, "--set-timeslice", "0"},
+         .timeout = tools_.timeout},
+        StrCat("reset time slice on GPU ", gpu.key)));
     Log().info("time slice reset gpu={}", gpu.key);
   }
   s.ts_users.erase(user);
@@ -161,9 +158,8 @@ absl::StatusOr<bool> SharingController::DaemonAnswers(const GpuTarget& gpu) {
                    .timeout = tools_.timeout});
   if (!r.ok()) {
     if (absl::IsNotFound(r.status())) {
-      return absl::FailedPreconditionError(StrCat(
-          "probe MPS control daemon of GPU ", gpu.key, ": ", tools_.mps_control,
-          " not found on this node"));
+      return absl::FailedPreconditionError(StrCat("probe MPS control daemon of GPU ", gpu.key, ": ",
+                                                  tools_.mps_control, " not found on this node"));
     }
     return base::Annotate(r.status(), StrCat("probe MPS control daemon of GPU ", gpu.key));
   }
@@ -183,13 +179,12 @@ absl::Status SharingController::EnsureDaemon(const GpuTarget& gpu) {
   RETURN_IF_ERROR(RunTool({.argv = {tools_.nvidia_smi, "-i", gpu.smi_id, "-c", "EXCLUSIVE_PROCESS"},
                            .timeout = tools_.timeout},
                           StrCat("set compute mode EXCLUSIVE_PROCESS on GPU ", gpu.key)));
-  absl::Status started = RunTool(
-      {.argv = {tools_.mps_control, "-d"},
-       .env = {StrCat("CUDA_VISIBLE_DEVICES=", gpu.cuda_id),
-               StrCat("CUDA_MPS_PIPE_DIRECTORY=", d.pipe_dir),
-               StrCat("CUDA_MPS_LOG_DIRECTORY=", d.log_dir)},
-       .timeout = tools_.timeout},
-      StrCat("start MPS control daemon for GPU ", gpu.key));
+  absl::Status started = RunTool({.argv = {tools_.mps_control, "-d"},
+                                  .env = {StrCat("CUDA_VISIBLE_DEVICES=", gpu.cuda_id),
+                                          StrCat("CUDA_MPS_PIPE_DIRECTORY=", d.pipe_dir),
+                                          StrCat("CUDA_MPS_LOG_DIRECTORY=", d.log_dir)},
+                                  .timeout = tools_.timeout},
+                                 StrCat("start MPS control daemon for GPU ", gpu.key));
   if (!started.ok()) {
     absl::Status undo = RunTool(
         {.argv = {tools_.nvidia_smi, "-i", gpu.smi_id, "-c", "DEFAULT"}, .timeout = tools_.timeout},

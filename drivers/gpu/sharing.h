@@ -48,6 +48,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "drivers/gpu/gpu_config.h"

@@ -3,11 +3,12 @@
 // tests assert the exact commands that reach the host.
 #include "drivers/gpu/sharing.h"
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "drivers/gpu/testing/recording_tools.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 
@@ -53,7 +54,9 @@ class SharingTest : public ::testing::Test {
   std::string Probe(const GpuTarget& g) const {
     return "nvidia-cuda-mps-control <<get_server_list" + MpsEnv(g);
   }
-  std::string Quit(const GpuTarget& g) const { return "nvidia-cuda-mps-control <<quit" + MpsEnv(g); }
+  std::string Quit(const GpuTarget& g) const {
+    return "nvidia-cuda-mps-control <<quit" + MpsEnv(g);
+  }
 
   testing::RecordingTools tools_;
   tessera::testing::TempDir state_;
@@ -106,9 +109,8 @@ TEST_F(SharingTest, MpsDaemonStartsOnceAndStopsAfterTheLastUser) {
   EXPECT_EQ(d->pipe_dir, Pipe(kGpu0));
   EXPECT_EQ(d->log_dir, Log(kGpu0));
   ASSERT_OK(controller().AcquireMps(kGpu0, "claim-b/gpu-0/share-2"));
-  EXPECT_THAT(tools_.Commands(),
-              ElementsAre("nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS", Start(kGpu0),
-                          Probe(kGpu0)));
+  EXPECT_THAT(tools_.Commands(), ElementsAre("nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS",
+                                             Start(kGpu0), Probe(kGpu0)));
   tools_.Clear();
   ASSERT_OK(controller().ReleaseMps(kGpu0, "claim-a/gpu-0/share-1"));
   EXPECT_THAT(tools_.Commands(), IsEmpty());
@@ -122,11 +124,9 @@ TEST_F(SharingTest, FailedDaemonStartRestoresTheComputeModeAndKeepsNoUser) {
   absl::StatusOr<MpsDaemon> d = controller().AcquireMps(kGpu0, "claim-a/gpu-0");
   EXPECT_THAT(d, StatusIs(absl::StatusCode::kInternal,
                           AllOf(HasSubstr("start MPS control daemon for GPU GPU-aaaa"),
-                                HasSubstr("exited with status 3"),
-                                HasSubstr("injected failure"))));
-  EXPECT_THAT(tools_.Commands(),
-              ElementsAre("nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS", Start(kGpu0),
-                          "nvidia-smi -i GPU-aaaa -c DEFAULT"));
+                                HasSubstr("exited with status 3"), HasSubstr("injected failure"))));
+  EXPECT_THAT(tools_.Commands(), ElementsAre("nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS",
+                                             Start(kGpu0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
   EXPECT_THAT(controller().MpsUsers(kGpu0.key), IsEmpty());
 }
 
@@ -147,9 +147,9 @@ TEST_F(SharingTest, ADaemonThatDiedIsRestartedForTheNextUser) {
   ASSERT_EQ(std::remove((Pipe(kGpu0) + "/control").c_str()), 0);
   tools_.Clear();
   ASSERT_OK(controller().AcquireMps(kGpu0, "claim-b/gpu-0"));
-  EXPECT_THAT(tools_.Commands(), ElementsAre(Probe(kGpu0),
-                                             "nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS",
-                                             Start(kGpu0)));
+  EXPECT_THAT(
+      tools_.Commands(),
+      ElementsAre(Probe(kGpu0), "nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS", Start(kGpu0)));
 }
 
 TEST_F(SharingTest, TimeSlicingAndMpsExcludeEachOtherOnOneGpu) {
@@ -171,8 +171,8 @@ TEST_F(SharingTest, RestoredUsersKeepTheDaemonUntilTheLastOneLeaves) {
   ASSERT_OK(after.ReleaseMps(kGpu0, "claim-a/gpu-0"));
   EXPECT_THAT(tools_.Commands(), IsEmpty());
   ASSERT_OK(after.ReleaseMps(kGpu0, "claim-b/gpu-0"));
-  EXPECT_THAT(tools_.Commands(), ElementsAre(Probe(kGpu0), Quit(kGpu0),
-                                             "nvidia-smi -i GPU-aaaa -c DEFAULT"));
+  EXPECT_THAT(tools_.Commands(),
+              ElementsAre(Probe(kGpu0), Quit(kGpu0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
 }
 
 TEST_F(SharingTest, AfterARebootReapplyRunsEachGpusSetupOnce) {

@@ -4,11 +4,12 @@
 #include <charconv>
 #include <ctime>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "agent/kube/api_status.h"
 #include "agent/kube/slice_content.h"
 #include "agent/kube/slice_validation.h"
 #include "base/strings.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::testing {
 namespace {
@@ -43,8 +44,9 @@ ApiResponse BadRequest(std::string_view message) { return Error(400, "BadRequest
 // handled as a ResourceSlice: strict decoding error: unknown field "spec.x"".
 std::optional<ApiResponse> DecodeError(const Json& body) {
   if (!body.is_object()) {
-    return BadRequest("ResourceSlice in version \"v1\" cannot be handled as a ResourceSlice: "
-                      "body is not a JSON object");
+    return BadRequest(
+        "ResourceSlice in version \"v1\" cannot be handled as a ResourceSlice: "
+        "body is not a JSON object");
   }
   if (body.contains("apiVersion") && body["apiVersion"] != "resource.k8s.io/v1") {
     return BadRequest(StrCat("the API version in the data (", body["apiVersion"].dump(),
@@ -105,7 +107,7 @@ bool AnyDevice(const Json* slice, const std::function<bool(const Json&)>& pred) 
 // ------------------------------------------------------------ selectors ---
 
 std::optional<std::vector<FieldRequirement>> ParseFieldSelector(const std::string& selector,
-                                                               std::string* error) {
+                                                                std::string* error) {
   std::vector<FieldRequirement> out;
   for (std::string_view part : base::Split(selector, ',', base::SplitMode::kSkipEmpty)) {
     FieldRequirement req;
@@ -122,7 +124,8 @@ std::optional<std::vector<FieldRequirement>> ParseFieldSelector(const std::strin
     }
     req.field = std::string(base::StripWhitespace(part.substr(0, pos)));
     req.value = std::string(base::StripWhitespace(part.substr(pos + skip)));
-    if (req.field != "spec.nodeName" && req.field != "spec.driver" && req.field != "metadata.name") {
+    if (req.field != "spec.nodeName" && req.field != "spec.driver" &&
+        req.field != "metadata.name") {
       *error = StrCat("field label not supported: ", req.field);
       return std::nullopt;
     }
@@ -154,7 +157,10 @@ class ApiStore::WatchImpl final : public ApiStore::Watch {
  public:
   WatchImpl(ApiStore& store, std::vector<FieldRequirement> selector, uint64_t from_rv,
             std::deque<Json> initial)
-      : store_(store), selector_(std::move(selector)), last_rv_(from_rv), pending_(std::move(initial)) {}
+      : store_(store),
+        selector_(std::move(selector)),
+        last_rv_(from_rv),
+        pending_(std::move(initial)) {}
 
   std::optional<Json> Next(std::chrono::steady_clock::time_point deadline,
                            std::stop_token stop) override {
@@ -168,11 +174,11 @@ class ApiStore::WatchImpl final : public ApiStore::Watch {
       if (expired_ || store_.shutdown_) return std::nullopt;
       if (last_rv_ < store_.compacted_rv_) {
         expired_ = true;
-        return Json{{"type", "ERROR"},
-                    {"object", kube::MakeStatusObject(
-                                   410, "Expired",
-                                   fmt::format("too old resource version: {} ({})", last_rv_,
-                                               store_.compacted_rv_ + 1))}};
+        return Json{
+            {"type", "ERROR"},
+            {"object", kube::MakeStatusObject(410, "Expired",
+                                              fmt::format("too old resource version: {} ({})",
+                                                          last_rv_, store_.compacted_rv_ + 1))}};
       }
       for (const Event& e : store_.history_) {
         if (e.rv <= last_rv_) continue;
@@ -246,7 +252,9 @@ void ApiStore::DropDisabledFieldsLocked(Json& slice, const Json* old) const {
   const std::set<std::string>& off = options_.disabled_gates;
   if (!slice.contains("spec") || !slice["spec"].is_object()) return;
   Json& spec = slice["spec"];
-  auto old_uses = [&](const std::function<bool(const Json&)>& pred) { return AnyDevice(old, pred); };
+  auto old_uses = [&](const std::function<bool(const Json&)>& pred) {
+    return AnyDevice(old, pred);
+  };
   auto drop_device_fields = [&](std::initializer_list<const char*> fields) {
     if (!spec.contains("devices") || !spec["devices"].is_array()) return;
     for (Json& d : spec["devices"]) {
@@ -258,9 +266,9 @@ void ApiStore::DropDisabledFieldsLocked(Json& slice, const Json* old) const {
     drop_device_fields({"taints"});
   }
   if (off.contains(kGatePartitionableDevices)) {
-    bool old_used = (old != nullptr && old->contains("spec") &&
-                     (*old)["spec"].contains("sharedCounters")) ||
-                    old_uses([](const Json& d) { return d.contains("consumesCounters"); });
+    bool old_used =
+        (old != nullptr && old->contains("spec") && (*old)["spec"].contains("sharedCounters")) ||
+        old_uses([](const Json& d) { return d.contains("consumesCounters"); });
     if (!old_used) {
       spec.erase("sharedCounters");
       spec.erase("perDeviceNodeSelection");
@@ -315,7 +323,8 @@ void ApiStore::SetTaintTimesLocked(Json& slice, const Json* old) const {
 
 ApiResponse ApiStore::ListSlices(const std::string& field_selector) {
   std::string error;
-  std::optional<std::vector<FieldRequirement>> selector = ParseFieldSelector(field_selector, &error);
+  std::optional<std::vector<FieldRequirement>> selector =
+      ParseFieldSelector(field_selector, &error);
   if (!selector) return BadRequest(error);
   std::lock_guard lock(mu_);
   Json items = Json::array();
@@ -388,8 +397,9 @@ ApiResponse ApiStore::UpdateSlice(const std::string& name, const Json& body) {
   const Json& old = it->second;
   std::string rv = MetaString(body, "resourceVersion");
   if (!rv.empty() && rv != MetaString(old, "resourceVersion")) {
-    return Conflict(name, "the object has been modified; please apply your changes to the latest "
-                          "version and try again");
+    return Conflict(name,
+                    "the object has been modified; please apply your changes to the latest "
+                    "version and try again");
   }
   std::string uid = MetaString(body, "uid");
   if (!uid.empty() && uid != MetaString(old, "uid")) {
@@ -453,13 +463,16 @@ ApiResponse ApiStore::DeleteSlice(const std::string& name, const Json& delete_op
                     {"metadata", Json::object()},
                     {"status", "Success"},
                     {"details",
-                     {{"name", name}, {"group", kGroup}, {"kind", "resourceslices"},
+                     {{"name", name},
+                      {"group", kGroup},
+                      {"kind", "resourceslices"},
                       {"uid", MetaString(gone, "uid")}}}}};
 }
 
 ApiResponse ApiStore::DeleteSliceCollection(const std::string& field_selector) {
   std::string error;
-  std::optional<std::vector<FieldRequirement>> selector = ParseFieldSelector(field_selector, &error);
+  std::optional<std::vector<FieldRequirement>> selector =
+      ParseFieldSelector(field_selector, &error);
   if (!selector) return BadRequest(error);
   std::lock_guard lock(mu_);
   Json items = Json::array();
@@ -483,7 +496,8 @@ ApiResponse ApiStore::DeleteSliceCollection(const std::string& field_selector) {
 ApiStore::WatchStart ApiStore::StartWatch(const std::string& field_selector,
                                           const std::string& resource_version) {
   std::string error;
-  std::optional<std::vector<FieldRequirement>> selector = ParseFieldSelector(field_selector, &error);
+  std::optional<std::vector<FieldRequirement>> selector =
+      ParseFieldSelector(field_selector, &error);
   if (!selector) return {BadRequest(error), nullptr};
   std::lock_guard lock(mu_);
   std::deque<Json> initial;
@@ -499,9 +513,9 @@ ApiStore::WatchStart ApiStore::StartWatch(const std::string& field_selector,
     auto [ptr, ec] = std::from_chars(resource_version.data(),
                                      resource_version.data() + resource_version.size(), rv);
     if (ec != std::errc() || ptr != resource_version.data() + resource_version.size()) {
-      return {Error(400, "BadRequest",
-                    StrCat("invalid resource version \"", resource_version, "\"")),
-              nullptr};
+      return {
+          Error(400, "BadRequest", StrCat("invalid resource version \"", resource_version, "\"")),
+          nullptr};
     }
     from = rv;  // rv older than the history: Next() reports 410
   }
@@ -535,8 +549,7 @@ ApiResponse ApiStore::GetClaim(const std::string& namespace_, const std::string&
   std::lock_guard lock(mu_);
   auto it = claims_.find({namespace_, name});
   if (it == claims_.end()) {
-    return Error(404, "NotFound",
-                 StrCat("resourceclaims.resource.k8s.io \"", name, "\" not found"),
+    return Error(404, "NotFound", StrCat("resourceclaims.resource.k8s.io \"", name, "\" not found"),
                  Json{{"name", name}, {"group", kGroup}, {"kind", "resourceclaims"}});
   }
   return {200, it->second};

@@ -162,7 +162,7 @@ struct FieldRequirement {
   bool negate = false;
 };
 std::optional<std::vector<FieldRequirement>> ParseFieldSelector(const std::string& selector,
-                                                               std::string* error);
+                                                                std::string* error);
 bool MatchesFieldSelector(const std::vector<FieldRequirement>& requirements,
                           const nlohmann::json& slice);
 

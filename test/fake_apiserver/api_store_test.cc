@@ -124,11 +124,15 @@ TEST(ApiStoreTest, UpdateRejectsImmutableChangesAndUnknownObjects) {
   ApiResponse r = store.UpdateSlice(Name(created), moved);
   EXPECT_EQ(r.code, 422);
   EXPECT_THAT(r.body.dump(), HasSubstr("field is immutable"));
-  EXPECT_EQ(store.UpdateSlice("missing", [&] {
-    Json m = created;
-    m["metadata"]["name"] = "missing";
-    return m;
-  }()).code, 404);
+  EXPECT_EQ(store
+                .UpdateSlice("missing",
+                             [&] {
+                               Json m = created;
+                               m["metadata"]["name"] = "missing";
+                               return m;
+                             }())
+                .code,
+            404);
   EXPECT_EQ(store.UpdateSlice("other-name", created).code, 400);
 }
 
@@ -142,8 +146,8 @@ TEST(ApiStoreTest, DeleteHonoursPreconditions) {
   ApiResponse wrong_rv = store.DeleteSlice(name, {{"preconditions", {{"resourceVersion", "1"}}}});
   EXPECT_EQ(wrong_rv.code, 409);
   ApiResponse ok = store.DeleteSlice(
-      name, {{"preconditions",
-              {{"uid", created["metadata"]["uid"]}, {"resourceVersion", Rv(created)}}}});
+      name,
+      {{"preconditions", {{"uid", created["metadata"]["uid"]}, {"resourceVersion", Rv(created)}}}});
   EXPECT_EQ(ok.code, 200);
   EXPECT_EQ(store.DeleteSlice(name, nullptr).code, 404);
 }
@@ -153,9 +157,7 @@ TEST(ApiStoreTest, ListAndDeleteCollectionUseFieldSelectors) {
   store.CreateSlice(Slice("node-a", "gpu.tessera.dev"));
   store.CreateSlice(Slice("node-a", "rdma.tessera.dev"));
   store.CreateSlice(Slice("node-b", "gpu.tessera.dev"));
-  auto count = [&](const std::string& sel) {
-    return store.ListSlices(sel).body["items"].size();
-  };
+  auto count = [&](const std::string& sel) { return store.ListSlices(sel).body["items"].size(); };
   EXPECT_EQ(count(""), 3u);
   EXPECT_EQ(count("spec.nodeName=node-a"), 2u);
   EXPECT_EQ(count("spec.nodeName=node-a,spec.driver==gpu.tessera.dev"), 1u);
@@ -165,7 +167,8 @@ TEST(ApiStoreTest, ListAndDeleteCollectionUseFieldSelectors) {
   EXPECT_THAT(bad.body["message"].get<std::string>(), HasSubstr("field label not supported"));
   // The kubelet's wipe of one driver, then of the whole node.
   EXPECT_EQ(store.DeleteSliceCollection("spec.nodeName=node-a,spec.driver=gpu.tessera.dev")
-                .body["items"].size(),
+                .body["items"]
+                .size(),
             1u);
   EXPECT_EQ(store.DeleteSliceCollection("spec.nodeName=node-a").body["items"].size(), 1u);
   EXPECT_EQ(count(""), 1u);
@@ -213,7 +216,8 @@ TEST(ApiStoreTest, WatchFromCompactedVersionIsExpired) {
   std::string from = store.resource_version();
   for (int i = 0; i < 5; ++i) store.CreateSlice(Slice("node-a", "gpu.tessera.dev"));
   ApiStore::WatchStart w = store.StartWatch("", from);
-  std::optional<Json> e = w.watch->Next(std::chrono::steady_clock::now() + std::chrono::seconds(1), {});
+  std::optional<Json> e =
+      w.watch->Next(std::chrono::steady_clock::now() + std::chrono::seconds(1), {});
   ASSERT_TRUE(e);
   EXPECT_EQ((*e)["type"], "ERROR");
   EXPECT_EQ((*e)["object"]["code"], 410);
@@ -222,8 +226,8 @@ TEST(ApiStoreTest, WatchFromCompactedVersionIsExpired) {
   ApiStore::WatchStart live = store.StartWatch("", store.resource_version());
   store.CreateSlice(Slice("node-a", "gpu.tessera.dev"));
   store.CompactHistory();
-  EXPECT_EQ((*live.watch->Next(std::chrono::steady_clock::now() + std::chrono::seconds(1), {}))
-                ["object"]["code"],
+  EXPECT_EQ((*live.watch->Next(std::chrono::steady_clock::now() + std::chrono::seconds(1),
+                               {}))["object"]["code"],
             410);
 }
 
@@ -232,7 +236,8 @@ TEST(ApiStoreTest, WatchEndsOnStopAndShutdown) {
   ApiStore::WatchStart w = store.StartWatch("", store.resource_version());
   std::stop_source stop;
   std::thread stopper([&] { stop.request_stop(); });
-  EXPECT_FALSE(w.watch->Next(std::chrono::steady_clock::now() + std::chrono::hours(1), stop.get_token()));
+  EXPECT_FALSE(
+      w.watch->Next(std::chrono::steady_clock::now() + std::chrono::hours(1), stop.get_token()));
   stopper.join();
   std::thread shut([&] { store.Shutdown(); });
   EXPECT_FALSE(w.watch->Next(std::chrono::steady_clock::now() + std::chrono::hours(1), {}));
@@ -243,12 +248,14 @@ TEST(ApiStoreTest, DisabledGatesDropTheirFields) {
   ApiStore::Options options;
   options.disabled_gates = {kGateDeviceTaints, kGateConsumableCapacity};
   ApiStore store(options);
-  Json devices = Json::array(
-      {{{"name", "dev-0"},
-        {"taints", {{{"key", "example.com/t"}, {"effect", "NoSchedule"}}}},
-        {"allowMultipleAllocations", true},
-        {"capacity",
-         {{"memory", {{"value", "80Gi"}, {"requestPolicy", {{"default", "1Gi"}, {"validValues", {"1Gi"}}}}}}}}}});
+  Json devices =
+      Json::array({{{"name", "dev-0"},
+                    {"taints", {{{"key", "example.com/t"}, {"effect", "NoSchedule"}}}},
+                    {"allowMultipleAllocations", true},
+                    {"capacity",
+                     {{"memory",
+                       {{"value", "80Gi"},
+                        {"requestPolicy", {{"default", "1Gi"}, {"validValues", {"1Gi"}}}}}}}}}});
   ApiResponse r = store.CreateSlice(Slice("node-a", "gpu.tessera.dev", devices));
   ASSERT_EQ(r.code, 201) << r.body.dump();
   const Json& d = r.body["spec"]["devices"][0];
@@ -261,7 +268,8 @@ TEST(ApiStoreTest, PartitionGateOffDropsCountersUnlessAlreadyStored) {
   ApiStore store;
   Json counters = Slice("node-a", "gpu.tessera.dev");
   counters["spec"].erase("devices");
-  counters["spec"]["sharedCounters"] = {{{"name", "gpu-0"}, {"counters", {{"mem", {{"value", "1"}}}}}}};
+  counters["spec"]["sharedCounters"] = {
+      {{"name", "gpu-0"}, {"counters", {{"mem", {{"value", "1"}}}}}}};
   Json stored = store.CreateSlice(counters).body;
   store.SetDisabledGates({kGatePartitionableDevices});
   // An object that already uses the field keeps it on update (upstream rule).
@@ -278,8 +286,9 @@ TEST(ApiStoreTest, PartitionGateOffDropsCountersUnlessAlreadyStored) {
 
 TEST(ApiStoreTest, QuantitiesAreStoredCanonically) {
   ApiStore store;
-  Json devices = Json::array({{{"name", "dev-0"},
-                               {"capacity", {{"memory", {{"value", "1024Mi"}}}, {"cores", {{"value", 8}}}}}}});
+  Json devices =
+      Json::array({{{"name", "dev-0"},
+                    {"capacity", {{"memory", {{"value", "1024Mi"}}}, {"cores", {{"value", 8}}}}}}});
   ApiResponse r = store.CreateSlice(Slice("node-a", "gpu.tessera.dev", devices));
   ASSERT_EQ(r.code, 201) << r.body.dump();
   EXPECT_EQ(r.body["spec"]["devices"][0]["capacity"]["memory"]["value"], "1Gi");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+
 #include "test/fake_apiserver/fake_apiserver.h"
 
 namespace tessera::testing {

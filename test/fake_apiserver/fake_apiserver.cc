@@ -2,9 +2,10 @@
 
 #include <vector>
 
+#include "httplib.h"
+
 #include "agent/kube/api_status.h"
 #include "base/strings.h"
-#include "httplib.h"
 
 namespace tessera::testing {
 namespace {
@@ -174,8 +175,8 @@ void FakeApiServer::Install() {
 
   // Everything a handler does, wrapped: authentication, counting, faults.
   // `apply` performs the request and fills the response.
-  auto handle = [this](const std::string& verb, const httplib::Request& req,
-                       httplib::Response& res, const std::function<void()>& apply) {
+  auto handle = [this](const std::string& verb, const httplib::Request& req, httplib::Response& res,
+                       const std::function<void()>& apply) {
     std::string token;
     {
       std::lock_guard lock(mu_);
@@ -195,13 +196,15 @@ void FakeApiServer::Install() {
     }
     if (fault.starts_with("server_error")) {
       bool unavailable = fault == "server_error_503";
-      ReplyStatus(res, unavailable ? 503 : 500, unavailable ? "ServiceUnavailable" : "InternalError",
+      ReplyStatus(res, unavailable ? 503 : 500,
+                  unavailable ? "ServiceUnavailable" : "InternalError",
                   "injected fault: the server is unable to handle the request");
       return;
     }
     if (fault == "throttle") {
       res.set_header("Retry-After", std::to_string(faults.retry_after_seconds));
-      ReplyStatus(res, 429, "TooManyRequests", "injected fault: too many requests, please try again later");
+      ReplyStatus(res, 429, "TooManyRequests",
+                  "injected fault: too many requests, please try again later");
       return;
     }
     if (fault == "drop_before") {
@@ -220,7 +223,8 @@ void FakeApiServer::Install() {
       return;
     }
     handle("watch", req, res, [&] {
-      ApiStore::WatchStart start = store_.StartWatch(selector, req.get_param_value("resourceVersion"));
+      ApiStore::WatchStart start =
+          store_.StartWatch(selector, req.get_param_value("resourceVersion"));
       if (start.error) {
         Reply(res, *start.error);
         return;
@@ -233,40 +237,40 @@ void FakeApiServer::Install() {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
       std::shared_ptr<ApiStore::Watch> watch(std::move(start.watch));
       res.status = 200;
-      res.set_chunked_content_provider(
-          "application/json",
-          [this, watch, deadline, bookmarks](size_t /*offset*/, httplib::DataSink& sink) {
-            while (true) {
-              if (stopped_ || !sink.is_writable()) {
-                sink.done();
-                return true;
-              }
-              auto now = std::chrono::steady_clock::now();
-              if (now >= deadline) {
-                if (bookmarks) {
-                  Json bookmark = {{"type", "BOOKMARK"},
-                                   {"object",
-                                    {{"kind", "ResourceSlice"},
-                                     {"apiVersion", "resource.k8s.io/v1"},
-                                     {"metadata", {{"resourceVersion", watch->resource_version()}}}}}};
-                  std::string line = bookmark.dump() + "\n";
-                  sink.write(line.data(), line.size());
-                }
-                sink.done();
-                return true;
-              }
-              auto step = std::min(deadline, now + std::chrono::milliseconds(100));
-              std::optional<Json> event = watch->Next(step, {});
-              if (!event) continue;
-              std::string line = event->dump() + "\n";
-              if (!sink.write(line.data(), line.size())) return false;
-              if ((*event)["type"] == "ERROR") {
-                sink.done();
-                return true;
-              }
-              return true;
+      res.set_chunked_content_provider("application/json", [this, watch, deadline, bookmarks](
+                                                               size_t /*offset*/,
+                                                               httplib::DataSink& sink) {
+        while (true) {
+          if (stopped_ || !sink.is_writable()) {
+            sink.done();
+            return true;
+          }
+          auto now = std::chrono::steady_clock::now();
+          if (now >= deadline) {
+            if (bookmarks) {
+              Json bookmark = {{"type", "BOOKMARK"},
+                               {"object",
+                                {{"kind", "ResourceSlice"},
+                                 {"apiVersion", "resource.k8s.io/v1"},
+                                 {"metadata", {{"resourceVersion", watch->resource_version()}}}}}};
+              std::string line = bookmark.dump() + "\n";
+              sink.write(line.data(), line.size());
             }
-          });
+            sink.done();
+            return true;
+          }
+          auto step = std::min(deadline, now + std::chrono::milliseconds(100));
+          std::optional<Json> event = watch->Next(step, {});
+          if (!event) continue;
+          std::string line = event->dump() + "\n";
+          if (!sink.write(line.data(), line.size())) return false;
+          if ((*event)["type"] == "ERROR") {
+            sink.done();
+            return true;
+          }
+          return true;
+        }
+      });
     });
   });
 
@@ -277,9 +281,8 @@ void FakeApiServer::Install() {
   });
 
   s.Delete(kSlices, [this, handle](const httplib::Request& req, httplib::Response& res) {
-    handle("deletecollection", req, res, [&] {
-      Reply(res, store_.DeleteSliceCollection(req.get_param_value("fieldSelector")));
-    });
+    handle("deletecollection", req, res,
+           [&] { Reply(res, store_.DeleteSliceCollection(req.get_param_value("fieldSelector"))); });
   });
 
   s.Get(kSlice, [this, handle](const httplib::Request& req, httplib::Response& res) {

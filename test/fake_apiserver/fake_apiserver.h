@@ -2,7 +2,8 @@
 // with the API server's paths, so that the real RestKubeClient and the
 // publisher can be tested over loopback.
 //
-//   GET    /apis/resource.k8s.io/v1/resourceslices[?fieldSelector=&watch=1&resourceVersion=&timeoutSeconds=]
+//   GET
+//   /apis/resource.k8s.io/v1/resourceslices[?fieldSelector=&watch=1&resourceVersion=&timeoutSeconds=]
 //   POST   /apis/resource.k8s.io/v1/resourceslices
 //   DELETE /apis/resource.k8s.io/v1/resourceslices?fieldSelector=   (deletecollection)
 //   GET|PUT|DELETE /apis/resource.k8s.io/v1/resourceslices/<name>
@@ -33,6 +34,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+
 #include "test/fake_apiserver/api_store.h"
 
 namespace httplib {

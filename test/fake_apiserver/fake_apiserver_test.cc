@@ -60,8 +60,10 @@ TEST_F(FakeApiServerTest, ServesTheResourcePaths) {
   EXPECT_EQ(client_->Get("/apis/resource.k8s.io/v1/namespaces/ns/resourceclaims/d")->status, 404);
   // Update through PUT; a body naming another object is refused.
   Json obj = Json::parse(created->body);
-  EXPECT_EQ(client_->Put(std::string(kSlices) + "/other", obj.dump(), "application/json")->status, 400);
-  EXPECT_EQ(client_->Put(std::string(kSlices) + "/" + name, obj.dump(), "application/json")->status, 200);
+  EXPECT_EQ(client_->Put(std::string(kSlices) + "/other", obj.dump(), "application/json")->status,
+            400);
+  EXPECT_EQ(client_->Put(std::string(kSlices) + "/" + name, obj.dump(), "application/json")->status,
+            200);
   EXPECT_EQ(client_->Post(kSlices, "{not json", "application/json")->status, 400);
   // deletecollection, as the kubelet wipes.
   auto wiped = client_->Delete(std::string(kSlices) + "?fieldSelector=spec.nodeName%3Dnode-a");
@@ -105,11 +107,13 @@ TEST_F(FakeApiServerTest, WatchStreamsLinesAndEndsWithABookmark) {
     c.Post(kSlices, SliceBody("node-a"), "application/json");
   });
   std::string body;
-  auto r = client_->Get(std::string(kSlices) + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + rv,
-                        [&](const char* data, size_t n) {
-                          body.append(data, n);
-                          return true;
-                        });
+  auto r =
+      client_->Get(std::string(kSlices) +
+                       "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" + rv,
+                   [&](const char* data, size_t n) {
+                     body.append(data, n);
+                     return true;
+                   });
   writer.join();
   ASSERT_TRUE(r);
   std::vector<Json> events;
@@ -118,7 +122,8 @@ TEST_F(FakeApiServerTest, WatchStreamsLinesAndEndsWithABookmark) {
   ASSERT_EQ(events.size(), 2u) << body;
   EXPECT_EQ(events[0]["type"], "ADDED");
   EXPECT_EQ(events[1]["type"], "BOOKMARK");
-  EXPECT_EQ(events[1]["object"]["metadata"]["resourceVersion"], server_->store().resource_version());
+  EXPECT_EQ(events[1]["object"]["metadata"]["resourceVersion"],
+            server_->store().resource_version());
 }
 
 TEST_F(FakeApiServerTest, WatchFromACompactedVersionSends410) {
@@ -136,32 +141,45 @@ TEST_F(FakeApiServerTest, WatchFromACompactedVersionSends410) {
 
 TEST_F(FakeApiServerTest, InjectsTheConfiguredFaults) {
   Start();
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .slow = false, .drop_before = false,
-                            .drop_after = false, .retry_after_seconds = 7});
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .slow = false,
+                            .drop_before = false,
+                            .drop_after = false,
+                            .retry_after_seconds = 7});
   auto throttled = client_->Get(kSlices);
   EXPECT_EQ(throttled->status, 429);
   EXPECT_EQ(throttled->get_header_value("Retry-After"), "7");
 
-  server_->SetFaults(Faults{.rate = 1.0, .throttling = false, .slow = false, .drop_before = false,
-                            .drop_after = false});
+  server_->SetFaults(Faults{
+      .rate = 1.0, .throttling = false, .slow = false, .drop_before = false, .drop_after = false});
   int status = client_->Get(kSlices)->status;
   EXPECT_TRUE(status == 500 || status == 503) << status;
 
   // The answer is lost but the create is applied.
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .throttling = false, .slow = false,
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .throttling = false,
+                            .slow = false,
                             .drop_before = false});
   auto lost = Post(SliceBody("node-a"));
   EXPECT_FALSE(lost && lost->status == 201);
   EXPECT_EQ(server_->store().Slices().size(), 1u);
   // Dropped before: nothing applied.
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .throttling = false, .slow = false,
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .throttling = false,
+                            .slow = false,
                             .drop_after = false});
   auto dropped = Post(SliceBody("node-a"));
   EXPECT_FALSE(dropped && dropped->status == 201);
   EXPECT_EQ(server_->store().Slices().size(), 1u);
 
-  server_->SetFaults(Faults{.rate = 1.0, .server_errors = false, .throttling = false,
-                            .drop_before = false, .drop_after = false,
+  server_->SetFaults(Faults{.rate = 1.0,
+                            .server_errors = false,
+                            .throttling = false,
+                            .drop_before = false,
+                            .drop_after = false,
                             .slow_delay = std::chrono::milliseconds(150)});
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(client_->Get(kSlices)->status, 200);
@@ -176,8 +194,8 @@ TEST_F(FakeApiServerTest, InjectsTheConfiguredFaults) {
 
 TEST_F(FakeApiServerTest, FaultRateIsAProbability) {
   Start();
-  server_->SetFaults(Faults{.rate = 0.3, .slow = false, .drop_before = false, .drop_after = false,
-                            .seed = 11});
+  server_->SetFaults(
+      Faults{.rate = 0.3, .slow = false, .drop_before = false, .drop_after = false, .seed = 11});
   for (int i = 0; i < 200; ++i) client_->Get(kSlices);
   uint64_t faults = 0;
   for (const auto& [kind, n] : server_->counts().faults) faults += n;

@@ -83,7 +83,8 @@ absl::Status FakeKubeClient::WatchResourceSlices(const kube::SliceSelector& sele
                                                  const kube::WatchHandler& handler,
                                                  std::stop_token stop) {
   if (absl::Status s = Begin("watch"); !s.ok()) return s;
-  ApiStore::WatchStart start = store_.StartWatch(selector.ToFieldSelector(), options.resource_version);
+  ApiStore::WatchStart start =
+      store_.StartWatch(selector.ToFieldSelector(), options.resource_version);
   if (start.error) {
     return kube::StatusFromResponse(start.error->code, start.error->body.dump(),
                                     "watch resourceslices");
@@ -100,7 +101,8 @@ absl::Status FakeKubeClient::WatchResourceSlices(const kube::SliceSelector& sele
     std::string type = (*event)["type"].get<std::string>();
     if (type == "ERROR") {
       const Json& status = (*event)["object"];
-      return kube::StatusFromResponse(status.value("code", 500), status.dump(), "watch resourceslices");
+      return kube::StatusFromResponse(status.value("code", 500), status.dump(),
+                                      "watch resourceslices");
     }
     kube::WatchEvent e;
     e.type = type == "ADDED"      ? kube::WatchEventType::kAdded
@@ -132,7 +134,8 @@ absl::Status FakeKubeClient::DeleteResourceSlice(std::string_view name,
     options["preconditions"]["resourceVersion"] = preconditions.resource_version;
   }
   ApiResponse r = store_.DeleteSlice(std::string(name), options);
-  return kube::StatusFromResponse(r.code, r.body.dump(), base::StrCat("delete resourceslice ", name));
+  return kube::StatusFromResponse(r.code, r.body.dump(),
+                                  base::StrCat("delete resourceslice ", name));
 }
 
 absl::StatusOr<Json> FakeKubeClient::GetResourceClaim(std::string_view namespace_,

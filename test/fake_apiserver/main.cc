@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+
 #include "test/fake_apiserver/cli.h"
 
 int main(int argc, char** argv) {

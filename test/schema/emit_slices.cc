@@ -30,22 +30,24 @@ std::vector<Scenario> Scenarios() {
   out.push_back({"gpu.tessera.dev", testing::GpuNode(8), {}});
   out.push_back({"rdma.tessera.dev", testing::NicNode(8), {}});
   // 1,024 partitions of 16 GPUs: counter-set slices and 64-device slices.
-  out.push_back({"gpu.tessera.dev", testing::PartitionedGpuNode(16, 64),
-                 {.partitionable_devices = true}});
+  out.push_back(
+      {"gpu.tessera.dev", testing::PartitionedGpuNode(16, 64), {.partitionable_devices = true}});
   // The same inventory with the gate off: whole GPUs only.
   out.push_back({"gpu.tessera.dev", testing::PartitionedGpuNode(4, 8), {}});
   // Consumable capacity with both request-policy shapes, taints, an unhealthy GPU.
   drivers::Inventory shared = testing::GpuNode(4);
   shared.devices[0].allow_multiple_allocations = true;
-  shared.devices[0].capacity["memory"].request_policy =
-      drivers::RequestPolicy{testing::Gi(10), {}, drivers::ValidRange{testing::Gi(10), testing::Gi(80), testing::Gi(10)}};
+  shared.devices[0].capacity["memory"].request_policy = drivers::RequestPolicy{
+      testing::Gi(10), {}, drivers::ValidRange{testing::Gi(10), testing::Gi(80), testing::Gi(10)}};
   shared.devices[1].allow_multiple_allocations = true;
-  shared.devices[1].capacity["memory"].request_policy =
-      drivers::RequestPolicy{testing::Gi(20), {testing::Gi(20), testing::Gi(40), testing::Gi(80)}, std::nullopt};
+  shared.devices[1].capacity["memory"].request_policy = drivers::RequestPolicy{
+      testing::Gi(20), {testing::Gi(20), testing::Gi(40), testing::Gi(80)}, std::nullopt};
   shared.devices[2].taints = {{"gpu.tessera.dev/ecc-errors", "high", "NoExecute"}};
   shared.devices[3].health = drivers::Health::kUnhealthy;
-  out.push_back({"gpu.tessera.dev", shared,
-                 {.partitionable_devices = true, .consumable_capacity = true, .device_taints = true}});
+  out.push_back(
+      {"gpu.tessera.dev",
+       shared,
+       {.partitionable_devices = true, .consumable_capacity = true, .device_taints = true}});
   out.push_back({"npu.tessera.dev", {}, {}});  // an empty pool
   return out;
 }
@@ -54,7 +56,8 @@ int Run(const std::string& path) {
   Json all = Json::array();
   kube::NodeOwner owner{"node-a", "5f1c0d2e-9b8a-4c7d-8e6f-1a2b3c4d5e6f"};
   for (const Scenario& s : Scenarios()) {
-    absl::StatusOr<kube::DesiredPool> pool = kube::BuildPool(s.driver, "node-a", s.inventory, s.options);
+    absl::StatusOr<kube::DesiredPool> pool =
+        kube::BuildPool(s.driver, "node-a", s.inventory, s.options);
     if (!pool.ok()) {
       std::cerr << "emit-slices: " << pool.status() << "\n";
       return 1;
@@ -70,7 +73,8 @@ int Run(const std::string& path) {
     base::metrics::Registry metrics;
     absl::StatusOr<std::unique_ptr<kube::Publisher>> publisher = kube::Publisher::Create(
         client, clock, metrics, {.driver = s.driver, .node_name = "node-a", .build = s.options});
-    if (!publisher.ok() || !(*publisher)->SetInventory(s.inventory).ok() || !(*publisher)->Sync().ok()) {
+    if (!publisher.ok() || !(*publisher)->SetInventory(s.inventory).ok() ||
+        !(*publisher)->Sync().ok()) {
       std::cerr << "emit-slices: publishing " << s.driver << " failed\n";
       return 1;
     }

@@ -4,8 +4,9 @@
 // invocation to <dir>/commands.log:
 //
 //   nvidia-smi -i GPU-x -c EXCLUSIVE_PROCESS
-//   nvidia-cuda-mps-control -d | CUDA_VISIBLE_DEVICES=GPU-x CUDA_MPS_PIPE_DIRECTORY=... CUDA_MPS_LOG_DIRECTORY=...
-//   nvidia-cuda-mps-control <<quit | CUDA_MPS_PIPE_DIRECTORY=... CUDA_MPS_LOG_DIRECTORY=...
+//   nvidia-cuda-mps-control -d | CUDA_VISIBLE_DEVICES=GPU-x CUDA_MPS_PIPE_DIRECTORY=...
+//   CUDA_MPS_LOG_DIRECTORY=... nvidia-cuda-mps-control <<quit | CUDA_MPS_PIPE_DIRECTORY=...
+//   CUDA_MPS_LOG_DIRECTORY=...
 //
 // (argv, then "<<" and the stdin text, then " |" and the CUDA_* environment
 // the tool was given). The MPS stand-in keeps the daemon's state the way the
@@ -64,8 +65,7 @@ if [ "$1" != "-d" ]; then input=$(cat); line="$line <<$(echo $input)"; fi
     std::ofstream f(path);
     f << "#!/bin/sh\n"
       << "dir='" << dir_.path() << "'\n"
-      << argv_part
-      << R"SH(envs=""
+      << argv_part << R"SH(envs=""
 for v in CUDA_VISIBLE_DEVICES CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY; do
   eval "set=\${$v+x}"
   if [ -n "$set" ]; then eval "envs=\"\$envs $v=\${$v}\""; fi

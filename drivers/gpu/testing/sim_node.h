@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "nlohmann/json.hpp"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "base/sysfs.h"
@@ -24,7 +26,6 @@
 #include "drivers/gpu/testing/recording_tools.h"
 #include "drivers/nvidia/dlopen_nvml.h"
 #include "drivers/nvidia/testing/fake_nvml_env.h"
-#include "nlohmann/json.hpp"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "topology/loader.h"
@@ -73,11 +74,10 @@ class SimNode {
     env_.reset();  // restores the environment first, then the new values are set
     env_ = std::make_unique<nvidia::testing::ScopedFakeNvmlEnv>(nvml_config_,
                                                                 options_.nvml_state_file);
-    absl::StatusOr<std::unique_ptr<nvidia::DlopenNvml>> nvml =
-        nvidia::DlopenNvml::Load(nvidia::DlopenNvmlOptions{
-            .library = nvidia::testing::FakeNvmlLibrary(),
-            .filesystem = &fs_,
-            .mig_minors_path = SimMigMinors()});
+    absl::StatusOr<std::unique_ptr<nvidia::DlopenNvml>> nvml = nvidia::DlopenNvml::Load(
+        nvidia::DlopenNvmlOptions{.library = nvidia::testing::FakeNvmlLibrary(),
+                                  .filesystem = &fs_,
+                                  .mig_minors_path = SimMigMinors()});
     if (!nvml.ok()) {
       error_ = std::string(nvml.status().message());
       return;

@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <string>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/quantity.h"
 #include "base/strings.h"
 #include "drivers/attributes.h"
 #include "drivers/device_driver.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::testing {
 
@@ -32,7 +33,8 @@ inline drivers::Device Gpu(int index, int numa) {
   d.attributes[std::string(drivers::kAttrComputeCapability)] = drivers::Version{"9.0.0"};
   d.attributes[std::string(drivers::kAttrDriverVersion)] = drivers::Version{"550.54.15"};
   d.attributes[std::string(drivers::kAttrPciBusId)] = bdf;
-  d.attributes[std::string(drivers::kAttrPcieRoot)] = fmt::format("pci0000:{:02x}", 0x10 + index * 0x10);
+  d.attributes[std::string(drivers::kAttrPcieRoot)] =
+      fmt::format("pci0000:{:02x}", 0x10 + index * 0x10);
   d.attributes[std::string(drivers::kAttrNumaNode)] = int64_t{numa};
   d.attributes[drivers::AlignmentAttribute("tessera.dev", drivers::kAlignPcieSwitch)] =
       fmt::format("pcie-switch-{}", index / 2);

@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "nlohmann/json.hpp"
+
 #include "agent/kube/slice_builder.h"
 #include "agent/kube/slice_content.h"
-#include "nlohmann/json.hpp"
 
 namespace tessera::testing {
 

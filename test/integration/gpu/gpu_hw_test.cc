@@ -10,12 +10,17 @@
 //              while the share is prepared and puts it back), and only where
 //              nvidia-cuda-mps-control is installed: a share of 25% compute
 //              and 4 GiB is prepared through the real tools, the daemon must
-//              answer, and unprepare must stop it and restore the mode.
+//              answer, a CUDA client with the share's environment must get
+//              2 GiB and be refused 6 GiB (the limit is enforced, not only
+//              counted), and unprepare must stop it and restore the mode.
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 #include "base/command_runner.h"
 #include "base/filesystem.h"
@@ -24,8 +29,6 @@
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/naming.h"
 #include "drivers/nvidia/dlopen_nvml.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -128,8 +131,8 @@ TEST_F(GpuHwTest, ExclusivePrepareGivesExistingNodesAndTheDriverFiles) {
   std::optional<nvidia::GpuInfo> g = WholeGpu();
   if (!g) GTEST_SKIP() << "every GPU is in MIG mode";
   const std::string device = DeviceNameForPci("gpu", g->pci_address);
-  absl::StatusOr<PreparedClaim> p =
-      driver_->PrepareClaim({.claim_uid = "hw-exclusive", .devices = {{.request = "gpu", .device = device}}});
+  absl::StatusOr<PreparedClaim> p = driver_->PrepareClaim(
+      {.claim_uid = "hw-exclusive", .devices = {{.request = "gpu", .device = device}}});
   ASSERT_OK(p);
   for (const base::ContainerEdits* e : {&p->devices[0].edits, &p->claim_edits}) {
     for (const base::DeviceNode& n : e->device_nodes) {
@@ -149,7 +152,8 @@ TEST_F(GpuHwTest, ExclusivePrepareGivesExistingNodesAndTheDriverFiles) {
 }
 
 TEST_F(GpuHwTest, MpsShareRunsTheRealDaemon) {
-  if (std::getenv("TESSERA_HW_MPS") == nullptr || std::string(std::getenv("TESSERA_HW_MPS")) != "1") {
+  if (std::getenv("TESSERA_HW_MPS") == nullptr ||
+      std::string(std::getenv("TESSERA_HW_MPS")) != "1") {
     GTEST_SKIP() << "set TESSERA_HW_MPS=1 to let this test switch a GPU's compute mode";
   }
   if (!OnPath("nvidia-cuda-mps-control")) {
@@ -173,6 +177,34 @@ TEST_F(GpuHwTest, MpsShareRunsTheRealDaemon) {
   ASSERT_OK(during);
   EXPECT_EQ(during->compute_mode, nvidia::ComputeMode::kExclusiveProcess);
   EXPECT_THAT(driver_->sharing().MpsUsers(g->uuid), Contains(HasSubstr("hw-share")));
+
+  // A CUDA client outside a container: the pipe directory is the host's.
+  std::vector<std::string> env = {"CUDA_VISIBLE_DEVICES=" + g->uuid};
+  for (const std::string& e : p->devices[0].edits.env) {
+    if (e.starts_with("CUDA_MPS_PIPE_DIRECTORY=")) {
+      env.push_back("CUDA_MPS_PIPE_DIRECTORY=" +
+                    p->devices[0].state["mps"]["pipeDir"].get<std::string>());
+    } else if (e.starts_with("CUDA_MPS_")) {
+      env.push_back(e);
+    }
+  }
+  absl::StatusOr<base::CommandResult> probe_daemon = runner_.Run(
+      {.argv = {"nvidia-cuda-mps-control"}, .env = env, .stdin_data = "get_server_list\n"});
+  ASSERT_OK(probe_daemon);
+  EXPECT_EQ(probe_daemon->exit_code, 0) << probe_daemon->stderr_data;
+  // Next to this binary in a carried bundle, else where the build put it.
+  std::string probe =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "tessera_cuda_alloc_probe";
+  if (!std::filesystem::exists(probe)) probe = TESSERA_CUDA_ALLOC_PROBE;
+  for (const auto& [bytes, want] : {std::pair<uint64_t, int>{uint64_t{2} << 30, 0},
+                                    std::pair<uint64_t, int>{uint64_t{6} << 30, 3}}) {
+    absl::StatusOr<base::CommandResult> r = runner_.Run(
+        {.argv = {probe, std::to_string(bytes)}, .env = env, .timeout = std::chrono::seconds(60)});
+    ASSERT_OK(r);
+    std::cout << "mps client: " << r->stdout_data << r->stderr_data;
+    EXPECT_EQ(r->exit_code, want) << "allocating " << bytes << " bytes: " << r->stdout_data
+                                  << r->stderr_data;
+  }
   ASSERT_OK(driver_->UnprepareClaim("hw-share", *p));
   absl::StatusOr<nvidia::GpuInfo> after = nvml_->GetGpu(g->index);
   ASSERT_OK(after);

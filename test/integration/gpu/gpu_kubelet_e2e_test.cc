@@ -6,12 +6,13 @@
 // stand-ins of nvidia-smi and nvidia-cuda-mps-control.
 #include <fstream>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "agent/claims/device_state.h"
 #include "base/metrics.h"
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/gpu/testing/sim_node.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "kubelet/cdi/naming.h"
 #include "kubelet/health_reporter.h"
 #include "kubelet/kubelet_client.h"
@@ -38,7 +39,9 @@ constexpr char kDriver[] = "gpu.tessera.dev";
 constexpr char kPool[] = "sim-hgx-01";
 
 AllocationResult Result(std::string request, std::string device, std::string driver = kDriver) {
-  return {.request = std::move(request), .driver = std::move(driver), .pool = kPool,
+  return {.request = std::move(request),
+          .driver = std::move(driver),
+          .pool = kPool,
           .device = std::move(device)};
 }
 AllocationResult ShareResult(std::string device, std::string share_id, std::string memory,
@@ -82,18 +85,19 @@ class GpuKubeletE2eTest : public ::testing::Test {
     driver_ = std::move(*d);
     node_->CreateDevicePlaceholders(*driver_);
 
-    absl::StatusOr<std::unique_ptr<agent::DeviceState>> state = agent::DeviceState::Create(
-        {.driver_name = kDriver,
-         .pool_name = kPool,
-         .cdi_dir = dirs_.Sub("cdi"),
-         .checkpoint_dir = dirs_.Sub("state/gpu.tessera.dev"),
-         .boot_id = "boot-1"},
-        *driver_, source_, fs_, clock_, metrics_);
+    absl::StatusOr<std::unique_ptr<agent::DeviceState>> state =
+        agent::DeviceState::Create({.driver_name = kDriver,
+                                    .pool_name = kPool,
+                                    .cdi_dir = dirs_.Sub("cdi"),
+                                    .checkpoint_dir = dirs_.Sub("state/gpu.tessera.dev"),
+                                    .boot_id = "boot-1"},
+                                   *driver_, source_, fs_, clock_, metrics_);
     ASSERT_OK(state);
     state_ = std::move(*state);
 
     absl::StatusOr<std::unique_ptr<kubelet::PluginServer>> server = kubelet::PluginServer::Create(
-        {.driver_name = kDriver, .plugin_dir = dirs_.Sub("plugins"),
+        {.driver_name = kDriver,
+         .plugin_dir = dirs_.Sub("plugins"),
          .registry_dir = dirs_.Sub("registry")},
         {.claims = *state_, .health = health_, .clock = clock_, .fs = fs_, .metrics = metrics_});
     ASSERT_OK(server);
@@ -170,31 +174,29 @@ class GpuKubeletE2eTest : public ::testing::Test {
 };
 
 TEST_F(GpuKubeletE2eTest, EveryModeInOneBatchThenUnprepared) {
-  const ResourceClaim exclusive = Claim("11111111-0000-4000-8000-000000000001",
-                                        {Result("gpu", "gpu-0000-1e-00-0")});
-  const ResourceClaim sliced = Claim("22222222-0000-4000-8000-000000000002",
-                                     {Result("gpu", "gpu-0000-3c-00-0")},
-                                     {GpuConfig({{"strategy", "TimeSlicing"},
-                                                 {"timeSlicing", {{"interval", "Short"}}}})});
-  const ResourceClaim mps = Claim("33333333-0000-4000-8000-000000000003",
-                                  {Result("gpu", "gpu-0000-40-00-0")},
-                                  {GpuConfig({{"strategy", "MPS"},
-                                              {"mps", {{"activeThreadPercentage", 40},
-                                                       {"pinnedDeviceMemoryLimit", "12Gi"}}}})});
-  const ResourceClaim share_a = Claim(
-      "44444444-0000-4000-8000-000000000004",
-      {ShareResult("gpu-0000-1a-00-0", "0e5f8a1c-0000-4000-8000-00000000000a", "20Gi", 30)});
-  const ResourceClaim share_b = Claim(
-      "55555555-0000-4000-8000-000000000005",
-      {ShareResult("gpu-0000-1a-00-0", "0e5f8a1c-0000-4000-8000-00000000000b", "30Gi", 50)});
+  const ResourceClaim exclusive =
+      Claim("11111111-0000-4000-8000-000000000001", {Result("gpu", "gpu-0000-1e-00-0")});
+  const ResourceClaim sliced =
+      Claim("22222222-0000-4000-8000-000000000002", {Result("gpu", "gpu-0000-3c-00-0")},
+            {GpuConfig({{"strategy", "TimeSlicing"}, {"timeSlicing", {{"interval", "Short"}}}})});
+  const ResourceClaim mps =
+      Claim("33333333-0000-4000-8000-000000000003", {Result("gpu", "gpu-0000-40-00-0")},
+            {GpuConfig(
+                {{"strategy", "MPS"},
+                 {"mps", {{"activeThreadPercentage", 40}, {"pinnedDeviceMemoryLimit", "12Gi"}}}})});
+  const ResourceClaim share_a =
+      Claim("44444444-0000-4000-8000-000000000004",
+            {ShareResult("gpu-0000-1a-00-0", "0e5f8a1c-0000-4000-8000-00000000000a", "20Gi", 30)});
+  const ResourceClaim share_b =
+      Claim("55555555-0000-4000-8000-000000000005",
+            {ShareResult("gpu-0000-1a-00-0", "0e5f8a1c-0000-4000-8000-00000000000b", "30Gi", 50)});
   const ResourceClaim mig = Claim("66666666-0000-4000-8000-000000000006",
                                   {Result("gpu", "gpu-0000-be-00-0-mig-3g40gb-0")});
   const ResourceClaim existing_mig = Claim("77777777-0000-4000-8000-000000000007",
                                            {Result("gpu", "gpu-0000-c2-00-0-mig-3g40gb-4")});
   const ResourceClaim aligned = Claim(
       "88888888-0000-4000-8000-000000000008",
-      {Result("gpu", "gpu-0000-9c-00-0"),
-       Result("nic", "rdma-0000-9d-00-0", "rdma.tessera.dev")});
+      {Result("gpu", "gpu-0000-9c-00-0"), Result("nic", "rdma-0000-9d-00-0", "rdma.tessera.dev")});
   const std::vector<ResourceClaim> all = {exclusive, sliced, mps,          share_a,
                                           share_b,   mig,    existing_mig, aligned};
 
@@ -220,7 +222,8 @@ TEST_F(GpuKubeletE2eTest, EveryModeInOneBatchThenUnprepared) {
   const kubelet::PreparedDevice& m = r[mps.uid].devices.at(0);
   EXPECT_THAT(Env(mps.uid, m.cdi_device_ids[0]), Contains("CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=40"));
   const kubelet::PreparedDevice& s = r[sliced.uid].devices.at(0);
-  EXPECT_THAT(Env(sliced.uid, s.cdi_device_ids[0]), Contains("TESSERA_GPU_SHARING=TimeSlicing:Short"));
+  EXPECT_THAT(Env(sliced.uid, s.cdi_device_ids[0]),
+              Contains("TESSERA_GPU_SHARING=TimeSlicing:Short"));
   const kubelet::PreparedDevice& al = r[aligned.uid].devices.at(0);
   EXPECT_THAT(Env(aligned.uid, al.cdi_device_ids[0]), Contains("NCCL_IB_HCA==mlx5_4"));
   EXPECT_THAT(Env(aligned.uid, al.cdi_device_ids[0]),
@@ -250,9 +253,10 @@ TEST_F(GpuKubeletE2eTest, EveryModeInOneBatchThenUnprepared) {
   EXPECT_THAT(*gis, IsEmpty());
   cmds = node_->tools().Commands();
   EXPECT_THAT(cmds, Contains(HasSubstr("--set-timeslice 0")));
-  EXPECT_EQ(std::count_if(cmds.begin(), cmds.end(),
-                          [](const std::string& c) { return c.find("<<quit") != std::string::npos; }),
-            2);
+  EXPECT_EQ(
+      std::count_if(cmds.begin(), cmds.end(),
+                    [](const std::string& c) { return c.find("<<quit") != std::string::npos; }),
+      2);
   // GPU 7's administrator instances are untouched.
   gis = node_->nvml()->ListGpuInstances(7);
   ASSERT_OK(gis);
@@ -260,8 +264,8 @@ TEST_F(GpuKubeletE2eTest, EveryModeInOneBatchThenUnprepared) {
 }
 
 TEST_F(GpuKubeletE2eTest, OneBadClaimFailsAloneWithAClearError) {
-  const ResourceClaim good = Claim("aaaaaaaa-0000-4000-8000-00000000000a",
-                                   {Result("gpu", "gpu-0000-1e-00-0")});
+  const ResourceClaim good =
+      Claim("aaaaaaaa-0000-4000-8000-00000000000a", {Result("gpu", "gpu-0000-1e-00-0")});
   const ResourceClaim bad = Claim("bbbbbbbb-0000-4000-8000-00000000000b",
                                   {Result("gpu", "gpu-0000-be-00-0-mig-1g10gb-0")},
                                   {GpuConfig({{"strategy", "TimeSlicing"}})});

@@ -15,6 +15,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "agent/claims/device_state.h"
 #include "base/command_runner.h"
 #include "base/metrics.h"
@@ -22,8 +25,6 @@
 #include "drivers/gpu/dev_nodes.h"
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/gpu/testing/sim_node.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/fakes/agent/fake_claim_source.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
@@ -71,10 +72,13 @@ class GpuPodmanTest : public ::testing::Test {
     ASSERT_OK(drivers::gpu::MaterializeDeviceNodes(node_->dev_root(), driver_->DeviceNodePaths()));
 
     created_cdi_dir_ = !std::filesystem::exists(kCdiDir);
-    absl::StatusOr<std::unique_ptr<agent::DeviceState>> state = agent::DeviceState::Create(
-        {.driver_name = kDriver, .pool_name = kPool, .cdi_dir = kCdiDir,
-         .checkpoint_dir = scratch_.Sub("state"), .boot_id = "boot-1"},
-        *driver_, source_, fs_, clock_, metrics_);
+    absl::StatusOr<std::unique_ptr<agent::DeviceState>> state =
+        agent::DeviceState::Create({.driver_name = kDriver,
+                                    .pool_name = kPool,
+                                    .cdi_dir = kCdiDir,
+                                    .checkpoint_dir = scratch_.Sub("state"),
+                                    .boot_id = "boot-1"},
+                                   *driver_, source_, fs_, clock_, metrics_);
     ASSERT_OK(state);
     state_ = std::move(*state);
   }
@@ -106,13 +110,15 @@ class GpuPodmanTest : public ::testing::Test {
     absl::StatusOr<base::CommandResult> applets =
         runner_.Run({.argv = {root + "/bin/busybox", "--list"}});
     ASSERT_OK(applets);
-    for (std::string_view a : base::Split(applets->stdout_data, '\n', base::SplitMode::kSkipEmpty)) {
-      if (a != "busybox") std::filesystem::create_symlink("busybox", root + "/bin/" + std::string(a));
+    for (std::string_view a :
+         base::Split(applets->stdout_data, '\n', base::SplitMode::kSkipEmpty)) {
+      if (a != "busybox")
+        std::filesystem::create_symlink("busybox", root + "/bin/" + std::string(a));
     }
-    absl::StatusOr<base::CommandResult> r = runner_.Run(
-        {.argv = {"sh", "-c", "tar -C '" + root + "' -c . | podman import - " + kImage},
-         .env = {"CONTAINERS_CONF=" + conf_},
-         .timeout = std::chrono::seconds(120)});
+    absl::StatusOr<base::CommandResult> r =
+        runner_.Run({.argv = {"sh", "-c", "tar -C '" + root + "' -c . | podman import - " + kImage},
+                     .env = {"CONTAINERS_CONF=" + conf_},
+                     .timeout = std::chrono::seconds(120)});
     ASSERT_OK(r);
     ASSERT_EQ(r->exit_code, 0) << "podman import: " << r->stderr_data;
   }
@@ -152,13 +158,18 @@ class GpuPodmanTest : public ::testing::Test {
 };
 
 TEST_F(GpuPodmanTest, ContainerSeesTheSharedGpusNodesPipeAndLimits) {
-  agent::AllocationResult share{.request = "gpu", .driver = kDriver, .pool = kPool,
+  agent::AllocationResult share{.request = "gpu",
+                                .driver = kDriver,
+                                .pool = kPool,
                                 .device = "gpu-0000-1a-00-0",
                                 .share_id = "0e5f8a1c-0000-4000-8000-0000000000aa"};
   share.consumed_capacity["memory"] = *base::Quantity::Parse("16Gi");
   share.consumed_capacity["compute"] = base::Quantity::FromInt(25);
-  const agent::ResourceClaim claim{.namespace_ = "team-a", .name = "shared-gpu",
-                                   .uid = UniqueUid(1), .allocated = true, .results = {share}};
+  const agent::ResourceClaim claim{.namespace_ = "team-a",
+                                   .name = "shared-gpu",
+                                   .uid = UniqueUid(1),
+                                   .allocated = true,
+                                   .results = {share}};
   std::vector<std::string> ids = PrepareIds(claim);
   ASSERT_EQ(ids.size(), 1u);
   const std::string spec =
@@ -191,8 +202,12 @@ TEST_F(GpuPodmanTest, ContainerSeesTheSharedGpusNodesPipeAndLimits) {
 
 TEST_F(GpuPodmanTest, ContainerGetsOnlyItsOwnGpu) {
   const agent::ResourceClaim claim{
-      .namespace_ = "team-a", .name = "one-gpu", .uid = UniqueUid(2), .allocated = true,
-      .results = {{.request = "gpu", .driver = kDriver, .pool = kPool, .device = "gpu-0000-3c-00-0"}}};
+      .namespace_ = "team-a",
+      .name = "one-gpu",
+      .uid = UniqueUid(2),
+      .allocated = true,
+      .results = {
+          {.request = "gpu", .driver = kDriver, .pool = kPool, .device = "gpu-0000-3c-00-0"}}};
   std::vector<std::string> ids = PrepareIds(claim);
   ASSERT_EQ(ids.size(), 1u);
   base::CommandResult r = Podman({"run", "--rm", "--network", "none", "--device", ids[0], kImage,

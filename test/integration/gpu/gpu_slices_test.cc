@@ -6,13 +6,14 @@
 #include <filesystem>
 #include <set>
 
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
 #include "agent/kube/slice_builder.h"
 #include "agent/kube/slice_validation.h"
 #include "base/strings.h"
 #include "drivers/gpu/gpu_driver.h"
 #include "drivers/gpu/testing/sim_node.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera {
@@ -41,12 +42,12 @@ Checked BuildAndValidate(const drivers::Inventory& inv, const std::string& node,
   EXPECT_OK(pool);
   if (!pool.ok()) return out;
   out.pool = *pool;
-  EXPECT_THAT(pool->skipped, IsEmpty()) << (pool->skipped.empty() ? "" : pool->skipped[0].device +
-                                                                         ": " + pool->skipped[0].reason);
+  EXPECT_THAT(pool->skipped, IsEmpty())
+      << (pool->skipped.empty() ? "" : pool->skipped[0].device + ": " + pool->skipped[0].reason);
   std::vector<Json> rendered;
   for (size_t i = 0; i < pool->slices.size(); ++i) {
-    Json slice = agent::kube::RenderSlice(*pool, i, 1,
-                                          agent::kube::NodeOwner{node, "5b0c1f3e-1111-4a44-9a5d-000000000001"});
+    Json slice = agent::kube::RenderSlice(
+        *pool, i, 1, agent::kube::NodeOwner{node, "5b0c1f3e-1111-4a44-9a5d-000000000001"});
     slice["metadata"]["name"] = base::StrCat(node, "-gpu-", i);
     agent::kube::FieldErrors decode = agent::kube::DecodeCheckResourceSlice(slice);
     EXPECT_THAT(decode, IsEmpty()) << (decode.empty() ? "" : decode[0].ToString());
@@ -56,7 +57,8 @@ Checked BuildAndValidate(const drivers::Inventory& inv, const std::string& node,
       out.devices.insert(d["name"].get<std::string>());
       out.by_name[d["name"].get<std::string>()] = d;
     }
-    out.counter_sets += static_cast<int>(slice["spec"].value("sharedCounters", Json::array()).size());
+    out.counter_sets +=
+        static_cast<int>(slice["spec"].value("sharedCounters", Json::array()).size());
     rendered.push_back(slice);
   }
   agent::kube::FieldErrors pool_errors = agent::kube::ValidatePool(rendered);
