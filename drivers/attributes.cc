@@ -8,4 +8,8 @@ std::string AlignmentAttribute(std::string_view domain, std::string_view name) {
   return base::StrCat(domain, "/", name);
 }
 
+std::string PcieSwitchValue(const base::PciAddress& switch_upstream_port) {
+  return switch_upstream_port.ToString();
+}
+
 }  // namespace tessera::drivers

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/pci_address.h"
+
 namespace tessera::drivers {
 
 // resource.kubernetes.io standard attributes (see dra-api-facts.md §4).
@@ -21,6 +23,10 @@ inline constexpr std::string_view kAttrNumaNode = "resource.kubernetes.io/numaNo
 // Alignment attributes shared by all Tessera drivers: "<domain>/<name>".
 inline constexpr std::string_view kAlignPcieSwitch = "pcieSwitch";
 std::string AlignmentAttribute(std::string_view domain, std::string_view name);
+// The value of the pcieSwitch alignment attribute: the extended BDF of the
+// switch's upstream port ("0000:17:00.0"), the same on every driver so that
+// matchAttribute pairs a GPU with the NIC under the same switch.
+std::string PcieSwitchValue(const base::PciAddress& switch_upstream_port);
 
 // Common per-driver attributes (unqualified: in the driver's own domain).
 inline constexpr std::string_view kAttrVendor = "vendor";
@@ -48,9 +54,14 @@ inline constexpr std::string_view kAttrSpeedGbps = "speedGbps";
 inline constexpr std::string_view kAttrNodeGuid = "nodeGUID";
 inline constexpr std::string_view kAttrSriovRole = "sriovRole";
 inline constexpr std::string_view kAttrSriovParent = "sriovParent";
+inline constexpr std::string_view kAttrFirmwareVersion = "firmwareVersion";
+inline constexpr std::string_view kAttrActiveMtu = "activeMtu";
 
 // Capacities.
 inline constexpr std::string_view kCapMemory = "memory";
 inline constexpr std::string_view kCapCompute = "compute";
+// RDMA NIC shares (KEP-5075): connection slots and link bandwidth (bits/s).
+inline constexpr std::string_view kCapConnections = "connections";
+inline constexpr std::string_view kCapBandwidth = "bandwidth";
 
 }  // namespace tessera::drivers
