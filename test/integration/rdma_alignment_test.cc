@@ -20,6 +20,7 @@
 #include "agent/kube/slice_builder.h"
 #include "agent/kube/yaml_json.h"
 #include "base/filesystem.h"
+#include "base/strings.h"
 #include "drivers/attributes.h"
 #include "drivers/naming.h"
 #include "drivers/rdma/rdma_config.h"
@@ -233,27 +234,37 @@ TEST_F(AlignmentTest, BundledNodeSatisfiesOneAndEightPairs) {
   Template eight = LoadTemplates(Examples("eight-gpus-eight-nics-pairwise.yaml")).at(0);
   auto all = Allocator(eight, pool).Allocate();
   ASSERT_TRUE(all.has_value()) << "8 GPU+NIC pairs under 8 switches";
-  std::set<AttributeValue> switches;
+  std::set<std::string> switches;
   for (int i = 0; i < 8; ++i) {
     const PoolDevice* gpu = all->at("gpu" + std::to_string(i));
     const PoolDevice* nic = all->at("nic" + std::to_string(i));
     EXPECT_EQ(gpu->attributes.at(kSwitch), nic->attributes.at(kSwitch)) << i;
-    switches.insert(gpu->attributes.at(kSwitch));
+    switches.insert(std::get<std::string>(gpu->attributes.at(kSwitch)));
   }
   EXPECT_THAT(switches, SizeIs(8));  // different pairs, different switches
 
-  // The constraint is what makes it so: without it the first-fit choice
-  // pairs GPUs with NICs under other switches.
+  // The constraint is what makes it so, whatever the order the allocator
+  // meets the devices in: with the NICs listed backwards, first fit without
+  // the constraints pairs GPUs with NICs under other switches, and with them
+  // still finds the aligned pairs.
+  std::vector<PoolDevice> reversed;
+  for (const PoolDevice& d : pool) {
+    if (d.device_class == "gpu.tessera.dev") reversed.push_back(d);
+  }
+  for (auto it = pool.rbegin(); it != pool.rend(); ++it) {
+    if (it->device_class == "rdma.tessera.dev") reversed.push_back(*it);
+  }
   Template loose = eight;
   loose.constraints.clear();
-  auto any = Allocator(loose, pool).Allocate();
+  auto any = Allocator(loose, reversed).Allocate();
   ASSERT_TRUE(any.has_value());
+  auto aligned = Allocator(eight, reversed).Allocate();
+  ASSERT_TRUE(aligned.has_value());
   int misaligned = 0;
   for (int i = 0; i < 8; ++i) {
-    misaligned += any->at("gpu" + std::to_string(i))->attributes.at(kSwitch) !=
-                          any->at("nic" + std::to_string(i))->attributes.at(kSwitch)
-                      ? 1
-                      : 0;
+    const std::string g = "gpu" + std::to_string(i), n = "nic" + std::to_string(i);
+    misaligned += any->at(g)->attributes.at(kSwitch) != any->at(n)->attributes.at(kSwitch) ? 1 : 0;
+    EXPECT_EQ(aligned->at(g)->attributes.at(kSwitch), aligned->at(n)->attributes.at(kSwitch));
   }
   EXPECT_GT(misaligned, 0);
 }
@@ -271,7 +282,7 @@ TEST_F(AlignmentTest, JurecaGpuAndHcaPairsShareTheirSwitch) {
   }
   ASSERT_THAT(gpus, SizeIs(4));
   ASSERT_THAT(nics, SizeIs(4));
-  std::set<AttributeValue> values;
+  std::set<std::string> values;
   for (const PoolDevice* g : gpus) {
     ASSERT_TRUE(g->attributes.contains(kSwitch)) << g->name;
     int partners = 0;
@@ -280,7 +291,7 @@ TEST_F(AlignmentTest, JurecaGpuAndHcaPairsShareTheirSwitch) {
       partners += n->attributes.at(kSwitch) == g->attributes.at(kSwitch) ? 1 : 0;
     }
     EXPECT_EQ(partners, 1) << g->name << " has one HCA under its switch";
-    values.insert(g->attributes.at(kSwitch));
+    values.insert(std::get<std::string>(g->attributes.at(kSwitch)));
   }
   EXPECT_THAT(values, SizeIs(4));
 
