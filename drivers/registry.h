@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/clock.h"
 #include "base/filesystem.h"
 #include "base/metrics.h"

@@ -51,8 +51,8 @@ TEST_F(RegistryTest, RefusesWhatItCannotBuild) {
   EXPECT_THAT(MakeDrivers(deps_), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fpga")));
   deps_.families = {"rdma"};
   deps_.rdma->options.domain = "";
-  EXPECT_THAT(MakeDrivers(deps_), StatusIs(absl::StatusCode::kInvalidArgument,
-                                           HasSubstr("make drivers: rdma")));
+  EXPECT_THAT(MakeDrivers(deps_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("make drivers: rdma")));
   deps_.clock = nullptr;
   EXPECT_THAT(MakeDrivers(deps_), StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -66,8 +66,9 @@ TEST_F(LibnlNetlinkTest, ListsLinksWithKindMacMtuAndPeer) {
   ASSERT_EQ(links.size(), 4u);  // lo, tva, tvb, tifb
   EXPECT_EQ(links[0].name, "lo");
   EXPECT_TRUE(links[0].loopback);
-  EXPECT_TRUE(std::is_sorted(links.begin(), links.end(),
-                             [](const NetworkLink& a, const NetworkLink& b) { return a.index < b.index; }));
+  EXPECT_TRUE(
+      std::is_sorted(links.begin(), links.end(),
+                     [](const NetworkLink& a, const NetworkLink& b) { return a.index < b.index; }));
 
   const NetworkLink* tva = FindLinkByName(links, "tva");
   const NetworkLink* tvb = FindLinkByName(links, "tvb");

@@ -22,10 +22,10 @@ std::vector<NetworkLink> SampleLinks() {
       NetworkLink{.index = 2, .name = "eth0", .mac = "02:fc:00:00:00:01"},
       NetworkLink{.index = 5, .name = "veth0", .kind = "veth", .mac = "aa:bb:cc:00:00:01"},
       NetworkLink{.index = 6,
-           .name = "veth1",
-           .kind = "veth",
-           .mac = "aa:bb:cc:00:00:02",
-           .permanent_mac = "0c:42:a1:00:00:09"},
+                  .name = "veth1",
+                  .kind = "veth",
+                  .mac = "aa:bb:cc:00:00:02",
+                  .permanent_mac = "0c:42:a1:00:00:09"},
   };
 }
 

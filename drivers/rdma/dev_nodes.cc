@@ -20,10 +20,11 @@ absl::Status MaterializeRdmaDeviceNodes(const std::string& dev_root,
   }
   for (const DeviceNodeInfo& n : nodes) {
     bool bad = n.path.empty() || n.path.front() == '/';
-    for (std::string_view part : base::Split(n.path, '/')) bad = bad || part == ".." || part.empty();
+    for (std::string_view part : base::Split(n.path, '/'))
+      bad = bad || part == ".." || part.empty();
     if (bad) {
-      return absl::InvalidArgumentError(base::StrCat("materialize rdma device nodes: ",
-                                                     base::Quote(n.path), " is not a relative path"));
+      return absl::InvalidArgumentError(base::StrCat(
+          "materialize rdma device nodes: ", base::Quote(n.path), " is not a relative path"));
     }
   }
   for (const DeviceNodeInfo& n : nodes) {

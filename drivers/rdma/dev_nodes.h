@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "drivers/rdma/rdma_driver.h"
 
 namespace tessera::drivers::rdma {

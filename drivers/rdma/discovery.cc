@@ -5,10 +5,11 @@
 #include <set>
 #include <utility>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/parse.h"
 #include "base/strings.h"
 #include "drivers/naming.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::rdma {
 namespace {
@@ -23,17 +24,13 @@ struct ModelName {
 
 // Mellanox/NVIDIA device ids (pci.ids, vendor 15b3).
 constexpr ModelName kMellanoxModels[] = {
-    {0x1003, "ConnectX-3"},        {0x1004, "ConnectX-3 VF"},
-    {0x1007, "ConnectX-3 Pro"},    {0x1013, "ConnectX-4"},
-    {0x1014, "ConnectX-4 VF"},     {0x1015, "ConnectX-4 Lx"},
-    {0x1016, "ConnectX-4 Lx VF"},  {0x1017, "ConnectX-5"},
-    {0x1018, "ConnectX-5 VF"},     {0x1019, "ConnectX-5 Ex"},
-    {0x101a, "ConnectX-5 Ex VF"},  {0x101b, "ConnectX-6"},
-    {0x101c, "ConnectX-6 VF"},     {0x101d, "ConnectX-6 Dx"},
-    {0x101e, "ConnectX VF"},       {0x101f, "ConnectX-6 Lx"},
-    {0x1021, "ConnectX-7"},        {0x1023, "ConnectX-8"},
-    {0xa2d2, "BlueField"},         {0xa2d6, "BlueField-2"},
-    {0xa2dc, "BlueField-3"},
+    {0x1003, "ConnectX-3"},       {0x1004, "ConnectX-3 VF"},    {0x1007, "ConnectX-3 Pro"},
+    {0x1013, "ConnectX-4"},       {0x1014, "ConnectX-4 VF"},    {0x1015, "ConnectX-4 Lx"},
+    {0x1016, "ConnectX-4 Lx VF"}, {0x1017, "ConnectX-5"},       {0x1018, "ConnectX-5 VF"},
+    {0x1019, "ConnectX-5 Ex"},    {0x101a, "ConnectX-5 Ex VF"}, {0x101b, "ConnectX-6"},
+    {0x101c, "ConnectX-6 VF"},    {0x101d, "ConnectX-6 Dx"},    {0x101e, "ConnectX VF"},
+    {0x101f, "ConnectX-6 Lx"},    {0x1021, "ConnectX-7"},       {0x1023, "ConnectX-8"},
+    {0xa2d2, "BlueField"},        {0xa2d6, "BlueField-2"},      {0xa2dc, "BlueField-3"},
 };
 
 OperState OperStateFromSysfs(std::string_view text) {
@@ -57,8 +54,8 @@ std::string NetdevForPort(const std::vector<RdmaNetdev>& netdevs, uint32_t port,
   const RdmaNetdev* best = nullptr;
   for (const RdmaNetdev& n : netdevs) {
     if (n.port != port) continue;
-    if (best == nullptr || (best->name.find('.') != std::string::npos &&
-                            n.name.find('.') == std::string::npos)) {
+    if (best == nullptr ||
+        (best->name.find('.') != std::string::npos && n.name.find('.') == std::string::npos)) {
       best = &n;
     }
   }
@@ -69,7 +66,8 @@ std::string NetdevForPort(const std::vector<RdmaNetdev>& netdevs, uint32_t port,
 
 void FromSysfs(RdmaRecord& r, const SysfsRdmaFunction& fn, std::vector<std::string>& warnings) {
   r.source = "sysfs";
-  for (const std::string& p : fn.problems) warnings.push_back(StrCat(r.address.ToString(), ": ", p));
+  for (const std::string& p : fn.problems)
+    warnings.push_back(StrCat(r.address.ToString(), ": ", p));
   for (const SysfsNetdev& n : fn.netdevs) {
     r.netdevs.push_back({.name = n.name,
                          .port = n.port,
@@ -81,8 +79,8 @@ void FromSysfs(RdmaRecord& r, const SysfsRdmaFunction& fn, std::vector<std::stri
   if (fn.ib_devices.size() > 1) {
     std::vector<std::string> names;
     for (const auto& d : fn.ib_devices) names.push_back(d.name);
-    warnings.push_back(StrCat(r.address.ToString(), ": several rdma devices (", base::Join(names, ", "),
-                              "); using ", ib.name));
+    warnings.push_back(StrCat(r.address.ToString(), ": several rdma devices (",
+                              base::Join(names, ", "), "); using ", ib.name));
   }
   r.rdma_device = ib.name;
   // A VF whose GUID the administrator never set reports zeros: no GUID.
@@ -151,7 +149,7 @@ void FromModel(RdmaRecord& r, const topology::PciDevice& dev, std::vector<std::s
     // (QPN + GID), 6 bytes Ethernet.
     if (auto it = os.info.find("Address"); it != os.info.end()) {
       size_t bytes = base::Split(it->second, ':').size();
-      LinkLayer l = bytes == 20 ? LinkLayer::kInfiniBand
+      LinkLayer l = bytes == 20  ? LinkLayer::kInfiniBand
                     : bytes == 6 ? LinkLayer::kEthernet
                                  : LinkLayer::kUnknown;
       if (l != LinkLayer::kUnknown) {
@@ -220,10 +218,9 @@ void Assess(RdmaRecord& r) {
   if (r.rdma_device.empty()) {
     r.health = Health::kUnhealthy;
     r.preparable = false;
-    r.health_message = StrCat(
-        "no RDMA device is registered for ", r.address.ToString(),
-        r.driver.empty() ? std::string() : StrCat(" (driver ", r.driver, ")"),
-        "; is the kernel's RDMA driver loaded (mlx5_ib for mlx5_core)?");
+    r.health_message = StrCat("no RDMA device is registered for ", r.address.ToString(),
+                              r.driver.empty() ? std::string() : StrCat(" (driver ", r.driver, ")"),
+                              "; is the kernel's RDMA driver loaded (mlx5_ib for mlx5_core)?");
     return;
   }
   if (!r.uverbs.has_value()) {
@@ -253,8 +250,8 @@ void Assess(RdmaRecord& r) {
       p.usable = true;
     }
   }
-  if (r.ports.empty() || std::any_of(r.ports.begin(), r.ports.end(),
-                                     [](const RdmaPort& p) { return p.usable; })) {
+  if (r.ports.empty() ||
+      std::any_of(r.ports.begin(), r.ports.end(), [](const RdmaPort& p) { return p.usable; })) {
     return;
   }
   r.health = Health::kUnhealthy;
@@ -381,8 +378,8 @@ RdmaDiscovery DiscoverRdma(const DiscoveryInputs& in) {
       links = *std::move(l);
     } else {
       out.netlink_degraded = true;
-      out.warnings.push_back(StrCat("netlink: ", base::Std(l.status().message()),
-                                    "; link states from sysfs"));
+      out.warnings.push_back(
+          StrCat("netlink: ", base::Std(l.status().message()), "; link states from sysfs"));
     }
   }
   std::set<std::string> verbs_visible;

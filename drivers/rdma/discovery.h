@@ -103,9 +103,9 @@ struct RdmaRecord {
 
   Health health = Health::kHealthy;
   std::string health_message;
-  bool link_down = false;   // no active port, or a RoCE netdev down
-  bool preparable = true;   // has an RDMA device and a uverbs device
-  std::string source;       // "sysfs" or "hwloc"
+  bool link_down = false;  // no active port, or a RoCE netdev down
+  bool preparable = true;  // has an RDMA device and a uverbs device
+  std::string source;      // "sysfs" or "hwloc"
 
   // The port published and used for env: the first ACTIVE one, else the first.
   const RdmaPort* PrimaryPort() const;
@@ -119,7 +119,7 @@ struct RdmaRecord {
 };
 
 struct RdmaDiscovery {
-  std::vector<RdmaRecord> records;  // sorted by name
+  std::vector<RdmaRecord> records;   // sorted by name
   std::optional<DevNumber> rdma_cm;  // class/misc/rdma_cm/dev
   // Degraded results met on the way, one line each.
   std::vector<std::string> warnings;

@@ -1,11 +1,10 @@
 #include "drivers/rdma/discovery.h"
 
 #include <memory>
+#include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-
-#include <set>
 
 #include "base/command_runner.h"
 #include "base/strings.h"
@@ -170,8 +169,8 @@ TEST(DiscoverRdmaTest, NetlinkStateWinsOverSysfs) {
                    .mtu = 9000,
                    .oper_state = topology::OperState::kLowerLayerDown});
   netlink.AddLink({.name = "ens1f1np1", .mtu = 1500, .oper_state = topology::OperState::kDown});
-  RdmaDiscovery d = DiscoverRdma(
-      {.topology = node.topology, .sysfs = node.sysfs.get(), .netlink = &netlink});
+  RdmaDiscovery d =
+      DiscoverRdma({.topology = node.topology, .sysfs = node.sysfs.get(), .netlink = &netlink});
   EXPECT_FALSE(d.netlink_degraded);
   const RdmaRecord* r = Find(d, "0000:01:00.0");
   ASSERT_NE(r, nullptr);
@@ -185,8 +184,8 @@ TEST(DiscoverRdmaTest, NetlinkFailureFallsBackToSysfs) {
   tessera::testing::FakeNetlink netlink;
   netlink.FailNext(tessera::testing::FakeNetlink::Op::kListLinks,
                    absl::UnavailableError("netlink socket: no buffer space"));
-  RdmaDiscovery d = DiscoverRdma(
-      {.topology = node.topology, .sysfs = node.sysfs.get(), .netlink = &netlink});
+  RdmaDiscovery d =
+      DiscoverRdma({.topology = node.topology, .sysfs = node.sysfs.get(), .netlink = &netlink});
   EXPECT_TRUE(d.netlink_degraded);
   EXPECT_THAT(d.warnings, Contains(HasSubstr("link states from sysfs")));
   EXPECT_EQ(Find(d, "0000:01:00.0")->health, Health::kHealthy);  // sysfs: up
@@ -253,7 +252,8 @@ TEST(DiscoverRdmaTest, ConnectX3Capture) {
   base::ProcessCommandRunner runner;
   auto tar = runner.Run(
       {.argv = {"tar", "-xjf",
-                shared + "/hwloc-32em64t-2n8c-mlx4-mic-nvme/32em64t-2n8c+dax+nvme+mic+dimms.tar.bz2",
+                shared +
+                    "/hwloc-32em64t-2n8c-mlx4-mic-nvme/32em64t-2n8c+dax+nvme+mic+dimms.tar.bz2",
                 "-C", dir.path()},
        .timeout = std::chrono::seconds(60)});
   ASSERT_TRUE(tar.ok() && tar->exit_code == 0) << "tar failed";
@@ -284,8 +284,9 @@ TEST(DiscoverRdmaTest, ConnectX3Capture) {
 TEST(DiscoverRdmaTest, JurecaXmlFromHwlocOsDevices) {
   const std::string shared = tessera::testing::SharedTopologiesDir();
   if (shared.empty()) GTEST_SKIP() << "../shared/topologies is absent; capture test skipped";
-  absl::StatusOr<topology::NodeTopology> t = topology::LoadTopology(topology::TopologySource::HwlocXml(
-      shared + "/xml-psmgmt-jurecadc-4xa100-4xhdr/topo.jrc0323.xml"));
+  absl::StatusOr<topology::NodeTopology> t =
+      topology::LoadTopology(topology::TopologySource::HwlocXml(
+          shared + "/xml-psmgmt-jurecadc-4xa100-4xhdr/topo.jrc0323.xml"));
   ASSERT_TRUE(t.ok()) << t.status();
   RdmaDiscovery d = DiscoverRdma({.topology = *t});
   ASSERT_THAT(d.records, SizeIs(4));

@@ -2,12 +2,13 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <infiniband/verbs.h>
 
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+
+#include <infiniband/verbs.h>
 
 #include "base/status.h"
 #include "base/strings.h"

@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 #include "drivers/rdma/verbs.h"
 
 namespace tessera::drivers::rdma {

@@ -40,8 +40,8 @@ using ::testing::HasSubstr;
 constexpr char kChildEnv[] = "TESSERA_IBV_FAKE_SYSFS_CHILD";
 
 TEST(IbverbsVerbsTest, DeviceListErrorCodes) {
-  EXPECT_THAT(DeviceListError(ENOSYS), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                                HasSubstr("no RDMA support")));
+  EXPECT_THAT(DeviceListError(ENOSYS),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no RDMA support")));
   EXPECT_THAT(DeviceListError(EACCES), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_FALSE(DeviceListError(0).ok());
 }
@@ -101,7 +101,8 @@ TEST(IbverbsVerbsTest, FakeSysfsTree) {
     ::dup2(out[1], 2);
     ::close(out[0]);
     // A mount namespace of our own; /dev replaced there only.
-    if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
         ::mount("tessera-ibv", "/dev", "tmpfs", 0, "mode=0755") != 0 ||
         ::mkdir("/dev/infiniband", 0755) != 0) {
       ::_exit(90);

@@ -40,8 +40,8 @@ std::string Ipv4Broadcast(const IpPrefix& prefix) {
 
 // Finds the link of a record: by MAC when known, else (and only then, or when
 // `name_fallback` says the name is ours to trust) by name.
-const NetworkLink* Locate(const std::vector<NetworkLink>& links, std::string_view mac, std::string_view name,
-                   bool name_fallback) {
+const NetworkLink* Locate(const std::vector<NetworkLink>& links, std::string_view mac,
+                          std::string_view name, bool name_fallback) {
   if (!mac.empty()) {
     if (const NetworkLink* l = topology::FindLinkByMac(links, mac)) return l;
     if (!name_fallback) return nullptr;
@@ -273,8 +273,8 @@ absl::StatusOr<std::unique_ptr<NetdevAttacher>> NetdevAttacher::Create(
 }
 
 absl::Status NetdevAttacher::CheckHostSide(const NetdevConfig& config,
-                                           const std::vector<NetworkLink>& links, const NetworkLink& link,
-                                           LinkSettings* settings) {
+                                           const std::vector<NetworkLink>& links,
+                                           const NetworkLink& link, LinkSettings* settings) {
   if (link.loopback) {
     return absl::InvalidArgumentError(base::StrCat("link ", link.name, " is a loopback interface"));
   }
@@ -327,7 +327,8 @@ absl::Status NetdevAttacher::CheckHostSide(const NetdevConfig& config,
 absl::Status NetdevAttacher::CheckAttachable(const NetdevConfig& config) {
   const std::string what = base::StrCat("check attach of ", config.host_interface);
   RETURN_IF_ERROR(base::Annotate(ValidateNetdevConfig(config), what));
-  ASSIGN_OR_RETURN(std::vector<NetworkLink> links, base::Annotate(host_netlink_->ListLinks(), what));
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> links,
+                   base::Annotate(host_netlink_->ListLinks(), what));
   const NetworkLink* link = topology::FindLinkByName(links, config.host_interface);
   if (link == nullptr) {
     return absl::NotFoundError(
@@ -401,7 +402,8 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
     return absl::FailedPreconditionError(
         base::StrCat(what, ": the container shares the host network namespace (hostNetwork)"));
   }
-  ASSIGN_OR_RETURN(std::vector<NetworkLink> links, base::Annotate(host_netlink_->ListLinks(), what));
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> links,
+                   base::Annotate(host_netlink_->ListLinks(), what));
   const NetworkLink* link = topology::FindLinkByName(links, config.host_interface);
   if (link == nullptr) return base::Annotate(AlreadyAttached(config, target, state_file), what);
 
@@ -419,7 +421,8 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
   ASSIGN_OR_RETURN(
       std::vector<NetworkLink> target_links,
       base::Annotate(target_nl->ListLinks(), base::StrCat(what, ": list target links")));
-  if (const NetworkLink* clash = topology::FindLinkByName(target_links, config.container_interface)) {
+  if (const NetworkLink* clash =
+          topology::FindLinkByName(target_links, config.container_interface)) {
     return absl::AlreadyExistsError(
         base::StrCat(what, ": the target namespace already has a link named ", clash->name));
   }
@@ -467,7 +470,8 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
                       base::StrCat(what, ": ", base::Std(status.message()), " (rolled back)"));
 }
 
-absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record, const NetworkLink& link) {
+absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record,
+                                                   const NetworkLink& link) {
   const LinkSettings& o = record.original;
   const int index = link.index;
   bool changed = false;

@@ -180,7 +180,8 @@ class NetdevAttacher {
                  RdmaNetlink* rdma);
 
   // Host-side checks on a listed link; fills `settings` with what to record.
-  absl::Status CheckHostSide(const NetdevConfig& config, const std::vector<topology::NetworkLink>& links,
+  absl::Status CheckHostSide(const NetdevConfig& config,
+                             const std::vector<topology::NetworkLink>& links,
                              const topology::NetworkLink& link, LinkSettings* settings);
   // Whether the RDMA device has to move (exclusive mode); NotFound if absent.
   absl::StatusOr<bool> CheckRdmaDevice(const std::string& device);

@@ -45,28 +45,28 @@ class NetdevAttachTest : public ::testing::Test {
   void SetUp() override {
     FakeNetlink& host = world_.host();
     host.AddLink(NetworkLink{.index = 1, .name = "lo", .up = true, .loopback = true, .mtu = 65536});
-    host.AddLink(
-        NetworkLink{.index = 2, .name = "eth0", .up = true, .mtu = 1500, .mac = "02:fc:00:00:00:01"});
+    host.AddLink(NetworkLink{
+        .index = 2, .name = "eth0", .up = true, .mtu = 1500, .mac = "02:fc:00:00:00:01"});
     host.AddLink(NetworkLink{.index = 3,
-                      .name = "br0",
-                      .kind = "bridge",
-                      .up = true,
-                      .mtu = 1500,
-                      .mac = "02:fc:00:00:00:03"});
+                             .name = "br0",
+                             .kind = "bridge",
+                             .up = true,
+                             .mtu = 1500,
+                             .mac = "02:fc:00:00:00:03"});
     host.AddLink(NetworkLink{.index = 4,
-                      .name = "eno2",
-                      .up = true,
-                      .mtu = 1500,
-                      .mac = "02:fc:00:00:00:04",
-                      .master_index = 3});
+                             .name = "eno2",
+                             .up = true,
+                             .mtu = 1500,
+                             .mac = "02:fc:00:00:00:04",
+                             .master_index = 3});
     host.AddLink(NetworkLink{.index = kNicIndex,
-                      .name = "ens6f0",
-                      .up = true,
-                      .lower_up = true,
-                      .mtu = 1500,
-                      .min_mtu = 68,
-                      .max_mtu = 9978,
-                      .mac = kNicMac});
+                             .name = "ens6f0",
+                             .up = true,
+                             .lower_up = true,
+                             .mtu = 1500,
+                             .min_mtu = 68,
+                             .max_mtu = 9978,
+                             .mac = kNicMac});
     host.SetDefaultRouteLinks(IpFamily::kIpv4, {2});
     host.AddAddressForTest({.link_index = 2, .prefix = P("192.0.2.2/24")});
     host.AddAddressForTest(
@@ -370,8 +370,8 @@ TEST_F(NetdevAttachTest, PhysicalNicReturnedByTheKernelIsRenamedAndRestored) {
 }
 
 TEST_F(NetdevAttachTest, VirtualLinkThatDiedWithItsNamespaceIsGone) {
-  world_.host().AddLink(
-      NetworkLink{.index = 30, .name = "veth9", .kind = "veth", .mtu = 1500, .mac = "aa:00:00:00:00:09"});
+  world_.host().AddLink(NetworkLink{
+      .index = 30, .name = "veth9", .kind = "veth", .mtu = 1500, .mac = "aa:00:00:00:00:09"});
   ASSERT_OK(attacher_->Attach({.host_interface = "veth9"}, kContainerPid, Target(), StateFile()));
   world_.KillNamespace(kContainerPid);
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile()), IsOkAndHolds(RestoreOutcome::kLinkGone));

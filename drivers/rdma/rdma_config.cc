@@ -28,8 +28,8 @@ absl::StatusOr<RdmaConfigPatch> ParseRdmaConfig(const nlohmann::json& parameters
   ASSIGN_OR_RETURN(std::string api_version, json::GetString(parameters, path, "apiVersion"));
   const std::string want = ConfigApiVersion(domain);
   if (api_version != want) {
-    return absl::InvalidArgumentError(StrCat(json::Field(path, "apiVersion"), ": ",
-                                             base::Quote(api_version), " is not ", want));
+    return absl::InvalidArgumentError(
+        StrCat(json::Field(path, "apiVersion"), ": ", base::Quote(api_version), " is not ", want));
   }
   ASSIGN_OR_RETURN(std::string kind, json::GetString(parameters, path, "kind"));
   if (kind != kConfigKind) {
@@ -50,8 +50,8 @@ absl::StatusOr<RdmaConfigPatch> ParseRdmaConfig(const nlohmann::json& parameters
   ASSIGN_OR_RETURN(std::optional<int64_t> mtu, json::GetOptionalInt(*netdev, np, "mtu"));
   if (mtu) {
     if (*mtu < kMinMtu || *mtu > kMaxMtu) {
-      return absl::InvalidArgumentError(StrCat(json::Field(np, "mtu"), ": ", *mtu, " is outside ",
-                                               kMinMtu, "..", kMaxMtu));
+      return absl::InvalidArgumentError(
+          StrCat(json::Field(np, "mtu"), ": ", *mtu, " is outside ", kMinMtu, "..", kMaxMtu));
     }
     patch.mtu = static_cast<uint32_t>(*mtu);
   }
@@ -73,9 +73,8 @@ absl::StatusOr<RdmaConfigPatch> ParseRdmaConfig(const nlohmann::json& parameters
       RETURN_IF_ERROR(base::Annotate(topology::ValidateInterfaceAddress(*prefix), item));
       for (size_t j = 0; j < parsed.size(); ++j) {
         if (parsed[j].address == prefix->address) {
-          return absl::InvalidArgumentError(StrCat(item, ": ", prefix->address,
-                                                   " is listed twice (also ", json::Index(ap, j),
-                                                   ")"));
+          return absl::InvalidArgumentError(StrCat(
+              item, ": ", prefix->address, " is listed twice (also ", json::Index(ap, j), ")"));
         }
       }
       parsed.push_back(*std::move(prefix));
@@ -90,9 +89,8 @@ absl::StatusOr<RdmaConfig> ResolveRdmaConfig(const std::vector<OpaqueConfig>& co
   RdmaConfig config;
   bool netdev_fields = false;
   for (size_t i = 0; i < configs.size(); ++i) {
-    ASSIGN_OR_RETURN(
-        RdmaConfigPatch patch,
-        ParseRdmaConfig(configs[i].parameters, domain, json::Index("configs", i)));
+    ASSIGN_OR_RETURN(RdmaConfigPatch patch,
+                     ParseRdmaConfig(configs[i].parameters, domain, json::Index("configs", i)));
     if (patch.ib_management) config.ib_management = *patch.ib_management;
     if (patch.attach) config.netdev.attach = *patch.attach;
     if (patch.name) config.netdev.name = *patch.name;

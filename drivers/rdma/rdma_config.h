@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "drivers/device_driver.h"
 #include "topology/ip_prefix.h"
 

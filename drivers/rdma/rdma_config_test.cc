@@ -70,7 +70,8 @@ TEST(RdmaConfigTest, StrictDecodingNamesTheField) {
       {{{"ibManagement", "yes"}}, "configs[0].ibManagement: expected boolean"},
       {{{"netdev", {{"attach", true}, {"nmae", "x"}}}}, "configs[0].netdev.nmae"},
       {{{"netdev", "net1"}}, "configs[0].netdev: expected object"},
-      {{{"netdev", {{"attach", true}, {"mtu", 9}}}}, "configs[0].netdev.mtu: 9 is outside 68..65535"},
+      {{{"netdev", {{"attach", true}, {"mtu", 9}}}},
+       "configs[0].netdev.mtu: 9 is outside 68..65535"},
       {{{"netdev", {{"attach", true}, {"mtu", 1.5}}}}, "configs[0].netdev.mtu"},
       {{{"netdev", {{"attach", true}, {"name", "net/1"}}}}, "configs[0].netdev.name"},
       {{{"netdev", {{"attach", true}, {"name", "a-very-long-interface"}}}},
@@ -99,11 +100,11 @@ TEST(RdmaConfigTest, ApiVersionAndKindMustBeOurs) {
                                                    "v1alpha1\" is not rdma.tessera.dev/v1alpha1")));
   OpaqueConfig kind = Entry("FromClaim", {});
   kind.parameters["kind"] = "GpuConfig";
-  EXPECT_THAT(Resolve({kind}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                        HasSubstr("configs[0].kind")));
+  EXPECT_THAT(Resolve({kind}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("configs[0].kind")));
   OpaqueConfig missing{"FromClaim", Json{{"kind", "RdmaConfig"}}};
-  EXPECT_THAT(Resolve({missing}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                           HasSubstr("configs[0].apiVersion")));
+  EXPECT_THAT(Resolve({missing}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("configs[0].apiVersion")));
   // Another domain's driver.
   EXPECT_THAT(ResolveRdmaConfig({Entry("FromClaim", {})}, "example.com"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rdma.example.com")));
@@ -127,10 +128,9 @@ TEST(RdmaConfigTest, NetdevSettingsNeedAttach) {
 }
 
 TEST(RdmaConfigTest, Ipv6NeedsAnMtuOfAtLeast1280) {
-  EXPECT_THAT(Resolve({Entry("FromClaim", {{"netdev",
-                                            {{"attach", true},
-                                             {"mtu", 1200},
-                                             {"addresses", {"fd00::5/64"}}}}})}),
+  EXPECT_THAT(Resolve({Entry(
+                  "FromClaim",
+                  {{"netdev", {{"attach", true}, {"mtu", 1200}, {"addresses", {"fd00::5/64"}}}}})}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("IPv6 minimum")));
   // Set by different entries: still checked on the merged result.
   EXPECT_THAT(Resolve({Entry("FromClass", {{"netdev", {{"attach", true}, {"mtu", 1200}}}}),

@@ -167,8 +167,8 @@ absl::StatusOr<std::unique_ptr<RdmaDriver>> RdmaDriver::Create(RdmaDriverOptions
                                              base::Quote(options.hook_path), " is not absolute"));
   }
   if (!options.dev_root.empty() && options.dev_root.front() != '/') {
-    return absl::InvalidArgumentError(StrCat("create rdma driver: dev root ",
-                                             base::Quote(options.dev_root), " is not absolute"));
+    return absl::InvalidArgumentError(
+        StrCat("create rdma driver: dev root ", base::Quote(options.dev_root), " is not absolute"));
   }
   if (options.max_connections < 1) {
     return absl::InvalidArgumentError("create rdma driver: max_connections must be at least 1");
@@ -235,7 +235,8 @@ Device RdmaDriver::ToDevice(const RdmaRecord& r) const {
   PutString(d, kAttrRdmaDevice, r.rdma_device);
   PutString(d, kAttrIfName, r.PrimaryNetdev());
   if (const RdmaPort* p = r.PrimaryPort()) {
-    if (p->link_layer != LinkLayer::kUnknown) PutString(d, kAttrLinkLayer, LinkLayerName(p->link_layer));
+    if (p->link_layer != LinkLayer::kUnknown)
+      PutString(d, kAttrLinkLayer, LinkLayerName(p->link_layer));
     if (p->state != PortState::kUnknown) PutString(d, kAttrPortState, PortStateName(p->state));
     if (p->rate_mbps) d.attributes[std::string(kAttrSpeedGbps)] = int64_t(*p->rate_mbps / 1000);
     if (p->active_mtu) d.attributes[std::string(kAttrActiveMtu)] = int64_t{*p->active_mtu};
@@ -273,12 +274,12 @@ Device RdmaDriver::ToDevice(const RdmaRecord& r) const {
     // allow one step above the minimum.
     if (p != nullptr && p->rate_mbps && *p->rate_mbps >= 2000) {
       const int64_t gbit = 1'000'000'000;
-      d.capacity[std::string(kCapBandwidth)] = Capacity{
-          .value = Quantity::FromInt(static_cast<int64_t>(*p->rate_mbps / 1000) * gbit),
-          .request_policy = RequestPolicy{
-              .default_value = Quantity::FromInt(gbit),
-              .valid_range = ValidRange{.min = Quantity::FromInt(gbit),
-                                        .step = Quantity::FromInt(gbit)}}};
+      d.capacity[std::string(kCapBandwidth)] =
+          Capacity{.value = Quantity::FromInt(static_cast<int64_t>(*p->rate_mbps / 1000) * gbit),
+                   .request_policy =
+                       RequestPolicy{.default_value = Quantity::FromInt(gbit),
+                                     .valid_range = ValidRange{.min = Quantity::FromInt(gbit),
+                                                               .step = Quantity::FromInt(gbit)}}};
     }
   }
   return d;
@@ -350,9 +351,9 @@ absl::StatusOr<NetdevAttacher*> RdmaDriver::Attacher() {
         "the agent has no access to network namespaces on this node (simulated node, or "
         "netlink unavailable)");
   }
-  absl::StatusOr<topology::NetnsHandle> host = options_.host_netns_path.empty()
-                                                   ? namespaces_->OpenCurrent()
-                                                   : namespaces_->OpenPath(options_.host_netns_path);
+  absl::StatusOr<topology::NetnsHandle> host =
+      options_.host_netns_path.empty() ? namespaces_->OpenCurrent()
+                                       : namespaces_->OpenPath(options_.host_netns_path);
   if (!host.ok()) return base::Annotate(host.status(), "open the host network namespace");
   ASSIGN_OR_RETURN(attacher_,
                    NetdevAttacher::Create(*namespaces_, *std::move(host), fs_, rdma_netlink_));
@@ -378,9 +379,8 @@ absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareReques
   }
   const bool shared = !a.share_id.empty();
   if (a.admin_access) plan.config.ib_management = true;
-  plan.state = DeviceRecord{.rdma_device = r.rdma_device,
-                            .pci_bus_id = r.address.ToString(),
-                            .shared = shared};
+  plan.state = DeviceRecord{
+      .rdma_device = r.rdma_device, .pci_bus_id = r.address.ToString(), .shared = shared};
 
   // Device nodes, checked on the host now so that the runtime cannot fail on
   // a missing one later.
@@ -392,18 +392,17 @@ absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareReques
   }
   for (const std::string& rel : nodes) {
     if (!fs_.Exists(NodeCheckPath(rel))) {
-      return absl::FailedPreconditionError(StrCat(what, ": device node /dev/", rel,
-                                                  " is missing on the host (",
-                                                  NodeCheckPath(rel), ")"));
+      return absl::FailedPreconditionError(StrCat(
+          what, ": device node /dev/", rel, " is missing on the host (", NodeCheckPath(rel), ")"));
     }
     plan.edits.device_nodes.push_back(Node(rel));
   }
 
   if (!plan.config.netdev.attach) return plan;
   if (shared) {
-    return absl::InvalidArgumentError(StrCat(
-        what, ": netdev.attach on a shared allocation (share ", a.share_id,
-        "): a shared HCA is used through its device nodes only; allocate it exclusively"));
+    return absl::InvalidArgumentError(
+        StrCat(what, ": netdev.attach on a shared allocation (share ", a.share_id,
+               "): a shared HCA is used through its device nodes only; allocate it exclusively"));
   }
   if (a.admin_access) {
     return absl::InvalidArgumentError(
@@ -411,12 +410,13 @@ absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareReques
   }
   if (options_.hook_path.empty()) {
     return absl::FailedPreconditionError(
-        StrCat(what, ": netdev attach is not enabled on this node (no tessera-netns-hook path "
-                     "configured)"));
+        StrCat(what,
+               ": netdev attach is not enabled on this node (no tessera-netns-hook path "
+               "configured)"));
   }
   if (!fs_.Exists(HostPath(options_.host_root, options_.hook_path))) {
-    return absl::FailedPreconditionError(StrCat(what, ": netdev attach hook ", options_.hook_path,
-                                                " is missing on the host"));
+    return absl::FailedPreconditionError(
+        StrCat(what, ": netdev attach hook ", options_.hook_path, " is missing on the host"));
   }
   absl::StatusOr<NetdevAttacher*> attacher = Attacher();
   if (!attacher.ok()) {
@@ -455,11 +455,10 @@ absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareReques
   }
   ASSIGN_OR_RETURN(
       base::ContainerEdits hook,
-      base::Annotate(BuildNetdevHookEdits(
-                         netdev, state_file,
-                         HookEditsOptions{.hook_path = options_.hook_path,
-                                          .timeout_seconds =
-                                              static_cast<int>(options_.hook_timeout.count())}),
+      base::Annotate(BuildNetdevHookEdits(netdev, state_file,
+                                          HookEditsOptions{.hook_path = options_.hook_path,
+                                                           .timeout_seconds = static_cast<int>(
+                                                               options_.hook_timeout.count())}),
                      what));
   plan.edits.Merge(hook);
   plan.state.host_interface = host_interface;
@@ -537,10 +536,10 @@ absl::StatusOr<PreparedClaim> RdmaDriver::PrepareClaim(const ClaimPrepareRequest
       attached_[p.allocation->device] = p.state.host_interface;
     }
   }
-  Log()->info("prepared rdma claim uid={} devices={} duration_ms={}", request.claim_uid,
-              plans.size(),
-              std::chrono::duration_cast<std::chrono::milliseconds>(clock_.MonotonicNow() - start)
-                  .count());
+  // DeviceState logs the prepared claim (info); this is the driver's detail.
+  Log()->debug(
+      "planned rdma claim uid={} devices={} duration_ms={}", request.claim_uid, plans.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.MonotonicNow() - start).count());
   return out;
 }
 
@@ -564,8 +563,7 @@ void RdmaDriver::Release(std::string_view claim_uid) {
   }
 }
 
-absl::Status RdmaDriver::UnprepareClaim(std::string_view claim_uid,
-                                        const PreparedClaim& prepared) {
+absl::Status RdmaDriver::UnprepareClaim(std::string_view claim_uid, const PreparedClaim& prepared) {
   absl::MutexLock lock(&claims_mu_);
   for (const PreparedDevice& d : prepared.devices) {
     DeviceRecord record = FromJson(d.state);
@@ -578,9 +576,8 @@ absl::Status RdmaDriver::UnprepareClaim(std::string_view claim_uid,
     absl::StatusOr<NetdevAttacher*> attacher = Attacher();
     if (!attacher.ok()) {
       stats_->restores_error.Inc();
-      return absl::FailedPreconditionError(
-          StrCat(what, ": restore netdev from ", state_file, ": ",
-                 base::Std(attacher.status().message())));
+      return absl::FailedPreconditionError(StrCat(what, ": restore netdev from ", state_file, ": ",
+                                                  base::Std(attacher.status().message())));
     }
     absl::StatusOr<RestoreOutcome> outcome = (*attacher)->RestoreFromFile(state_file);
     if (!outcome.ok()) {
@@ -620,10 +617,9 @@ absl::Status RdmaDriver::ReapplyClaim(std::string_view claim_uid, const Prepared
     for (const base::DeviceNode& n : d.edits.device_nodes) {
       std::string rel = n.path.substr(std::min<size_t>(n.path.size(), 5));  // after "/dev/"
       if (!fs_.Exists(NodeCheckPath(rel))) {
-        return absl::FailedPreconditionError(StrCat("reapply claim ", claim_uid, ", device ",
-                                                    d.device, ": device node ", n.path,
-                                                    " is missing on the host (",
-                                                    NodeCheckPath(rel), ")"));
+        return absl::FailedPreconditionError(
+            StrCat("reapply claim ", claim_uid, ", device ", d.device, ": device node ", n.path,
+                   " is missing on the host (", NodeCheckPath(rel), ")"));
       }
     }
   }

@@ -53,6 +53,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/clock.h"
 #include "base/filesystem.h"
 #include "base/metrics.h"
@@ -74,7 +75,8 @@ inline constexpr std::string_view kFamily = "rdma";
 inline constexpr std::string_view kTaintLinkDown = "link-down";
 
 struct RdmaDriverOptions {
-  std::string domain = "tessera.dev";  // driver rdma.<domain>, config apiVersion rdma.<domain>/v1alpha1
+  std::string domain =
+      "tessera.dev";  // driver rdma.<domain>, config apiVersion rdma.<domain>/v1alpha1
   // Host prefix of device nodes: a container's /dev/infiniband/uverbs0 is
   // <dev_root>/infiniband/uverbs0 on the host. Empty: the host's /dev (seen
   // by the agent under <host_root>/dev).

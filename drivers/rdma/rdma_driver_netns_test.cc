@@ -66,23 +66,32 @@ class RdmaDriverNetnsTest : public ::testing::Test {
   void WriteNode() {
     tessera::testing::SysfsTree tree(node_.path());
     tree.AddCpus(4, 1);
-    tree.AddPci({.bdf = "0000:00:02.0", .vendor = 0x8086, .device = 0x352a,
-                 .class_code = 0x060400, .bridge = true, .secondary = 1, .subordinate = 2,
+    tree.AddPci({.bdf = "0000:00:02.0",
+                 .vendor = 0x8086,
+                 .device = 0x352a,
+                 .class_code = 0x060400,
+                 .bridge = true,
+                 .secondary = 1,
+                 .subordinate = 2,
                  .port_type = 4});
     int i = 0;
     for (const char* netdev : {"tsa", "eth0"}) {
       const std::string bdf = base::StrCat("0000:01:00.", i);
       const std::string ib = base::StrCat("mlx5_", i);
-      const std::string dir = tree.AddPci({.bdf = bdf, .upstream = {"0000:00:02.0"},
-                                           .vendor = 0x15b3, .device = 0x101d,
-                                           .class_code = 0x020000, .port_type = 0,
+      const std::string dir = tree.AddPci({.bdf = bdf,
+                                           .upstream = {"0000:00:02.0"},
+                                           .vendor = 0x15b3,
+                                           .device = 0x101d,
+                                           .class_code = 0x020000,
+                                           .port_type = 0,
                                            .driver = "mlx5_core"});
       const std::string ibdir = tree.AddClassDevice("infiniband", ib, dir);
       tree.File("sys/" + ibdir + "/node_guid", "b83f:d203:0002:0a00\n");
       tree.File("sys/" + ibdir + "/ports/1/state", "4: ACTIVE\n");
       tree.File("sys/" + ibdir + "/ports/1/link_layer", "Ethernet\n");
       tree.File("sys/" + ibdir + "/ports/1/gid_attrs/ndevs/0", std::string(netdev) + "\n");
-      const std::string uv = tree.AddClassDevice("infiniband_verbs", base::StrCat("uverbs", i), dir);
+      const std::string uv =
+          tree.AddClassDevice("infiniband_verbs", base::StrCat("uverbs", i), dir);
       tree.File("sys/" + uv + "/ibdev", ib + "\n");
       tree.File("sys/" + uv + "/dev", base::StrCat("231:", 192 + i, "\n"));
       const std::string net = tree.AddClassDevice("net", netdev, dir);
@@ -115,13 +124,12 @@ class RdmaDriverNetnsTest : public ::testing::Test {
     return {.claim_uid = "c1",
             .claim_namespace = "default",
             .claim_name = "c",
-            .devices = {DeviceAllocation{
-                .request = "nic",
-                .device = std::move(device),
-                .configs = {{"FromClaim",
-                             {{"apiVersion", "rdma.tessera.dev/v1alpha1"},
-                              {"kind", "RdmaConfig"},
-                              {"netdev", std::move(netdev)}}}}}}};
+            .devices = {DeviceAllocation{.request = "nic",
+                                         .device = std::move(device),
+                                         .configs = {{"FromClaim",
+                                                      {{"apiVersion", "rdma.tessera.dev/v1alpha1"},
+                                                       {"kind", "RdmaConfig"},
+                                                       {"netdev", std::move(netdev)}}}}}}};
   }
 
   // The runtime: run the hook of `edits` in the host namespace with the
@@ -151,10 +159,9 @@ TEST_F(RdmaDriverNetnsTest, PrepareEditsAttachThroughTheHookAndUnprepareRestores
   ASSERT_NE(driver, nullptr);
   ASSERT_OK_AND_ASSIGN(
       PreparedClaim p,
-      driver->PrepareClaim(Claim("rdma-0000-01-00-0", {{"attach", true},
-                                                       {"name", "net1"},
-                                                       {"mtu", 1400},
-                                                       {"addresses", {"10.81.0.2/24"}}})));
+      driver->PrepareClaim(Claim(
+          "rdma-0000-01-00-0",
+          {{"attach", true}, {"name", "net1"}, {"mtu", 1400}, {"addresses", {"10.81.0.2/24"}}})));
   // Prepare changed nothing yet.
   EXPECT_EQ(LinkFingerprint(host_->pid(), "tsa"), before_);
 
@@ -180,8 +187,8 @@ TEST_F(RdmaDriverNetnsTest, RefusedAtPrepareWithTheLinkUntouched) {
               ::tessera::testing::StatusIs(absl::StatusCode::kFailedPrecondition,
                                            HasSubstr("default route")));
   // An address the host already uses.
-  EXPECT_THAT(driver->PrepareClaim(Claim("rdma-0000-01-00-0",
-                                         {{"attach", true}, {"addresses", {"192.0.2.2/24"}}})),
+  EXPECT_THAT(driver->PrepareClaim(
+                  Claim("rdma-0000-01-00-0", {{"attach", true}, {"addresses", {"192.0.2.2/24"}}})),
               ::tessera::testing::StatusIs(absl::StatusCode::kAlreadyExists));
   // A netdev name the hook would not accept.
   EXPECT_THAT(driver->PrepareClaim(Claim("rdma-0000-01-00-0", {{"attach", true}, {"name", "a b"}})),

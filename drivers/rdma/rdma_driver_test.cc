@@ -117,8 +117,8 @@ class RdmaDriverTest : public ::testing::Test {
     host.AddAddressForTest(
         {.link_index = kRoceIndex, .prefix = *topology::ParseIpPrefix("10.9.0.5/24")});
     container_ = &world_.AddNamespace(kContainerPid);
-    MakeNodes({"infiniband/uverbs0", "infiniband/uverbs1", "infiniband/uverbs2",
-               "infiniband/umad0", "infiniband/rdma_cm"});
+    MakeNodes({"infiniband/uverbs0", "infiniband/uverbs1", "infiniband/uverbs2", "infiniband/umad0",
+               "infiniband/rdma_cm"});
   }
 
   void MakeNodes(const std::vector<std::string>& rel) {
@@ -156,8 +156,8 @@ class RdmaDriverTest : public ::testing::Test {
     EXPECT_EQ(h.hook_name, "createRuntime");
     absl::StatusOr<HookArgs> args = ParseHookArgs(h.args);
     if (!args.ok()) return args.status();
-    std::string state = base::StrCat(R"({"ociVersion":"1.0.2","id":"ctr","status":"creating","pid":)",
-                                     kContainerPid, "}");
+    std::string state = base::StrCat(
+        R"({"ociVersion":"1.0.2","id":"ctr","status":"creating","pid":)", kContainerPid, "}");
     return RunNetnsHook(*args, state, world_, fs_, &rdma_);
   }
 
@@ -181,10 +181,9 @@ class RdmaDriverTest : public ::testing::Test {
 TEST_F(RdmaDriverTest, CreateValidatesOptions) {
   ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
   auto make = [&](RdmaDriverOptions o) {
-    return RdmaDriver::Create(std::move(o), RdmaDriverDeps{.topology = topology_,
-                                                           .sysfs = sysfs_.get(),
-                                                           .fs = fs_,
-                                                           .clock = clock_});
+    return RdmaDriver::Create(
+        std::move(o),
+        RdmaDriverDeps{.topology = topology_, .sysfs = sysfs_.get(), .fs = fs_, .clock = clock_});
   };
   EXPECT_THAT(make({.domain = "Tessera.Dev"}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(make({.state_dir = "var/lib"}), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -251,14 +250,32 @@ TEST_F(RdmaDriverTest, LinkDownIsUnhealthyWithATaint) {
   ASSERT_NE(down, nullptr);
   EXPECT_EQ(down->health, Health::kUnhealthy);
   EXPECT_THAT(down->health_message, HasSubstr("port 1 DOWN"));
-  EXPECT_THAT(down->taints, ElementsAre(Taint{.key = "rdma.tessera.dev/link-down",
-                                              .effect = "NoSchedule"}));
+  EXPECT_THAT(down->taints,
+              ElementsAre(Taint{.key = "rdma.tessera.dev/link-down", .effect = "NoSchedule"}));
   EXPECT_EQ(std::get<std::string>(down->attributes.at("portState")), "DOWN");
   const Device* init = FindDevice(inv, "rdma-0000-81-00-0");
   ASSERT_NE(init, nullptr);
   EXPECT_EQ(init->health, Health::kUnhealthy);
   EXPECT_THAT(init->taints, SizeIs(1));
   EXPECT_EQ(metrics_.GetGauge("tessera_rdma_links_down", "").value(), 2);
+}
+
+TEST_F(RdmaDriverTest, NetlinkFailureIsCountedAndSysfsStatesUsed) {
+  ASSERT_NO_FATAL_FAILURE(SetUpRoceHost());
+  auto driver = Make();
+  world_.host().FailNext(FakeNetlink::Op::kListLinks, absl::UnavailableError("netlink: ENOBUFS"));
+  ASSERT_OK_AND_ASSIGN(Inventory inv, driver->Enumerate());
+  EXPECT_EQ(
+      metrics_.GetCounter("tessera_rdma_discovery_degraded_total", "", {{"reason", "netlink"}})
+          .value(),
+      1);
+  EXPECT_EQ(FindDevice(inv, "rdma-0000-01-00-0")->health, Health::kHealthy);    // sysfs: up
+  EXPECT_EQ(FindDevice(inv, "rdma-0000-01-00-1")->health, Health::kUnhealthy);  // sysfs: down
+  ASSERT_OK(driver->Enumerate().status());
+  EXPECT_EQ(
+      metrics_.GetCounter("tessera_rdma_discovery_degraded_total", "", {{"reason", "netlink"}})
+          .value(),
+      1);
 }
 
 TEST_F(RdmaDriverTest, NotPreparableDevicesAreListedUnhealthyWithoutTaint) {
@@ -300,9 +317,9 @@ TEST_F(RdmaDriverTest, PrepareGivesDeviceNodesAndEnv) {
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(
       PreparedClaim p,
-      driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-04-00-0"),
-                                        Alloc("vf", "rdma-0000-04-00-1",
-                                              {Config({{"ibManagement", true}})})})));
+      driver->PrepareClaim(
+          Claim("u1", {Alloc("nic", "rdma-0000-04-00-0"),
+                       Alloc("vf", "rdma-0000-04-00-1", {Config({{"ibManagement", true}})})})));
   ASSERT_THAT(p.devices, SizeIs(2));
   EXPECT_EQ(p.devices[0].request, "nic");
   EXPECT_EQ(p.devices[0].device, "rdma-0000-04-00-0");
@@ -326,9 +343,9 @@ TEST_F(RdmaDriverTest, PrepareGivesDeviceNodesAndEnv) {
   // Idempotent: the same result again.
   ASSERT_OK_AND_ASSIGN(
       PreparedClaim again,
-      driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-04-00-0"),
-                                        Alloc("vf", "rdma-0000-04-00-1",
-                                              {Config({{"ibManagement", true}})})})));
+      driver->PrepareClaim(
+          Claim("u1", {Alloc("nic", "rdma-0000-04-00-0"),
+                       Alloc("vf", "rdma-0000-04-00-1", {Config({{"ibManagement", true}})})})));
   EXPECT_EQ(again.devices[0].edits, p.devices[0].edits);
   EXPECT_EQ(again.devices[1].state, p.devices[1].state);
   EXPECT_EQ(again.claim_edits, p.claim_edits);
@@ -340,12 +357,13 @@ TEST_F(RdmaDriverTest, IbManagementOnAPfAddsTheSmInterface) {
   ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0", "infiniband/umad0", "infiniband/issm0"});
   auto driver = Make();
-  ASSERT_OK_AND_ASSIGN(PreparedClaim p,
-                       driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-04-00-0",
-                                                               {Config({{"ibManagement", true}})})})));
-  EXPECT_THAT(NodePaths(p.devices[0].edits),
-              ElementsAre("/dev/infiniband/uverbs0", "/dev/infiniband/umad0",
-                          "/dev/infiniband/issm0"));
+  ASSERT_OK_AND_ASSIGN(
+      PreparedClaim p,
+      driver->PrepareClaim(
+          Claim("u1", {Alloc("nic", "rdma-0000-04-00-0", {Config({{"ibManagement", true}})})})));
+  EXPECT_THAT(
+      NodePaths(p.devices[0].edits),
+      ElementsAre("/dev/infiniband/uverbs0", "/dev/infiniband/umad0", "/dev/infiniband/issm0"));
   // No rdma_cm under the dev root: not injected (the runtime would fail).
   EXPECT_THAT(p.claim_edits.device_nodes, IsEmpty());
 }
@@ -354,8 +372,8 @@ TEST_F(RdmaDriverTest, MissingDeviceNodeFailsThePrepare) {
   ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0"});
   auto driver = Make();
-  EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-04-00-0",
-                                                      {Config({{"ibManagement", true}})})})),
+  EXPECT_THAT(driver->PrepareClaim(Claim(
+                  "u1", {Alloc("nic", "rdma-0000-04-00-0", {Config({{"ibManagement", true}})})})),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("device node /dev/infiniband/umad0 is missing on the host (" +
                                  dev_.Sub("infiniband/umad0"))));
@@ -424,8 +442,9 @@ TEST_F(RdmaDriverTest, NetdevAttachThroughTheHookAndBack) {
   EXPECT_TRUE(back->up);
   EXPECT_FALSE(container_->link("net1").has_value());
   EXPECT_FALSE(fs_.Exists(state_file));
-  EXPECT_EQ(metrics_.GetCounter("tessera_rdma_netdev_restores_total", "",
-                                {{"result", "success"}}).value(), 1);
+  EXPECT_EQ(metrics_.GetCounter("tessera_rdma_netdev_restores_total", "", {{"result", "success"}})
+                .value(),
+            1);
   // Idempotent.
   EXPECT_OK(driver->UnprepareClaim("u1", p));
 }
@@ -448,8 +467,8 @@ TEST_F(RdmaDriverTest, UnprepareIsRetriedUntilThePhysicalNicIsBack) {
   ASSERT_NO_FATAL_FAILURE(SetUpRoceHost());
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(PreparedClaim p,
-                       driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                               {Config(AttachConfig())})})));
+                       driver->PrepareClaim(Claim(
+                           "u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})})));
   ASSERT_OK(RunHook(p.devices[0].edits).status());
   // The pod died; the kernel has not handed the NIC back yet.
   std::optional<topology::NetworkLink> moved = container_->link("net1");
@@ -459,8 +478,9 @@ TEST_F(RdmaDriverTest, UnprepareIsRetriedUntilThePhysicalNicIsBack) {
   ASSERT_TRUE(returned.has_value());
   world_.host().RemoveLink(returned->index);
   EXPECT_THAT(driver->UnprepareClaim("u1", p), StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_EQ(metrics_.GetCounter("tessera_rdma_netdev_restores_total", "",
-                                {{"result", "error"}}).value(), 1);
+  EXPECT_EQ(
+      metrics_.GetCounter("tessera_rdma_netdev_restores_total", "", {{"result", "error"}}).value(),
+      1);
   // Now it is back (under a kernel name); the retry restores it.
   returned->name = "dev7";
   world_.host().AddLink(*returned);
@@ -474,10 +494,9 @@ TEST_F(RdmaDriverTest, RefusesTheLinkWithTheDefaultRoute) {
   ASSERT_NO_FATAL_FAILURE(SetUpRoceHost());
   world_.host().SetDefaultRouteLinks(topology::IpFamily::kIpv4, {kRoceIndex});
   auto driver = Make();
-  EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                      {Config(AttachConfig())})})),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("default route")));
+  EXPECT_THAT(driver->PrepareClaim(
+                  Claim("u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})})),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("default route")));
   EXPECT_THAT(world_.host().changes(), IsEmpty());
 }
 
@@ -487,23 +506,24 @@ TEST_F(RdmaDriverTest, AttachRefusalsBeforeAnythingChanges) {
   // The address is already used on another host link.
   EXPECT_THAT(
       driver->PrepareClaim(Claim(
-          "u1", {Alloc("nic", "rdma-0000-01-00-0",
-                       {Config({{"netdev", {{"attach", true}, {"addresses", {"192.0.2.2/24"}}}}})})})),
+          "u1",
+          {Alloc("nic", "rdma-0000-01-00-0",
+                 {Config({{"netdev", {{"attach", true}, {"addresses", {"192.0.2.2/24"}}}}})})})),
       StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("eth0")));
   // MTU above what the link supports.
-  EXPECT_THAT(driver->PrepareClaim(Claim(
-                  "u1", {Alloc("nic", "rdma-0000-01-00-0",
-                               {Config({{"netdev", {{"attach", true}, {"mtu", 9999}}}})})})),
+  EXPECT_THAT(driver->PrepareClaim(
+                  Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
+                                     {Config({{"netdev", {{"attach", true}, {"mtu", 9999}}}})})})),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("9999")));
   // The down PF's netdev is not a link the host netlink knows (sysfs only).
-  EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-1",
-                                                      {Config(AttachConfig())})})),
+  EXPECT_THAT(driver->PrepareClaim(
+                  Claim("u1", {Alloc("nic", "rdma-0000-01-00-1", {Config(AttachConfig())})})),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("ens1f1np1")));
   // A shared allocation is used through device nodes only.
-  EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                      {Config(AttachConfig())},
-                                                      "6d1a61f0-6e0e-4b53-9b68-0c7c2cc1a6a1")})),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shared allocation")));
+  EXPECT_THAT(
+      driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())},
+                                              "6d1a61f0-6e0e-4b53-9b68-0c7c2cc1a6a1")})),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shared allocation")));
   EXPECT_THAT(world_.host().changes(), IsEmpty());
   EXPECT_FALSE(std::filesystem::exists(state_.Sub("netns")));
 }
@@ -511,35 +531,35 @@ TEST_F(RdmaDriverTest, AttachRefusalsBeforeAnythingChanges) {
 TEST_F(RdmaDriverTest, TwoDevicesCannotAttachUnderOneName) {
   ASSERT_NO_FATAL_FAILURE(SetUpRoceHost());
   auto driver = Make();
-  EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("a", "rdma-0000-01-00-0",
-                                                      {Config({{"netdev", {{"attach", true}}}})}),
-                                                Alloc("b", "rdma-0000-01-00-2",
-                                                      {Config({{"netdev", {{"attach", true}}}})})})),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("netdev.name net1 is also used by request a")));
+  EXPECT_THAT(
+      driver->PrepareClaim(Claim(
+          "u1", {Alloc("a", "rdma-0000-01-00-0", {Config({{"netdev", {{"attach", true}}}})}),
+                 Alloc("b", "rdma-0000-01-00-2", {Config({{"netdev", {{"attach", true}}}})})})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("netdev.name net1 is also used by request a")));
 }
 
 TEST_F(RdmaDriverTest, FailedClaimLeavesNothingBehind) {
   ASSERT_NO_FATAL_FAILURE(SetUpRoceHost());
   auto driver = Make();
   // The first device would attach; the second is not preparable.
-  EXPECT_THAT(driver->PrepareClaim(
-                  Claim("u1", {Alloc("a", "rdma-0000-01-00-0", {Config(AttachConfig())}),
-                               Alloc("b", "rdma-0000-03-00-0")})),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("request b")));
+  EXPECT_THAT(
+      driver->PrepareClaim(Claim("u1", {Alloc("a", "rdma-0000-01-00-0", {Config(AttachConfig())}),
+                                        Alloc("b", "rdma-0000-03-00-0")})),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("request b")));
   EXPECT_FALSE(std::filesystem::exists(state_.Sub("netns")));
   // Nothing was recorded as attached: another claim may attach it.
-  EXPECT_OK(driver->PrepareClaim(Claim("u2", {Alloc("a", "rdma-0000-01-00-0",
-                                                    {Config(AttachConfig())})}))
-                .status());
+  EXPECT_OK(
+      driver->PrepareClaim(Claim("u2", {Alloc("a", "rdma-0000-01-00-0", {Config(AttachConfig())})}))
+          .status());
 }
 
 TEST_F(RdmaDriverTest, ANetdevHeldByAnotherClaimIsRefusedAlsoAfterRestart) {
   ASSERT_NO_FATAL_FAILURE(SetUpRoceHost());
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(PreparedClaim p,
-                       driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                               {Config(AttachConfig())})})));
+                       driver->PrepareClaim(Claim(
+                           "u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})})));
   ASSERT_OK(RunHook(p.devices[0].edits).status());
   const ClaimPrepareRequest other =
       Claim("u2", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})});
@@ -564,15 +584,18 @@ TEST_F(RdmaDriverTest, SharedAllocationsUseDeviceNodesOnly) {
   auto driver = Make({.publish_consumable_capacity = true});
   const std::string share1 = "6d1a61f0-6e0e-4b53-9b68-0c7c2cc1a6a1";
   const std::string share2 = "0b5cbbd9-1a4c-4d0e-8e0e-6f3e6a1d2c3b";
-  ASSERT_OK_AND_ASSIGN(PreparedClaim a, driver->PrepareClaim(Claim(
-                                            "u1", {Alloc("nic", "rdma-0000-01-00-0", {}, share1)})));
-  ASSERT_OK_AND_ASSIGN(PreparedClaim b, driver->PrepareClaim(Claim(
-                                            "u2", {Alloc("nic", "rdma-0000-01-00-0", {}, share2)})));
+  ASSERT_OK_AND_ASSIGN(
+      PreparedClaim a,
+      driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0", {}, share1)})));
+  ASSERT_OK_AND_ASSIGN(
+      PreparedClaim b,
+      driver->PrepareClaim(Claim("u2", {Alloc("nic", "rdma-0000-01-00-0", {}, share2)})));
   EXPECT_EQ(a.devices[0].share_id, share1);
   EXPECT_EQ(a.devices[0].state["shared"], true);
   EXPECT_EQ(NodePaths(a.devices[0].edits), NodePaths(b.devices[0].edits));
   EXPECT_THAT(a.devices[0].edits.hooks, IsEmpty());
-  EXPECT_FALSE(driver->HasSideEffects(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0", {}, share1)})));
+  EXPECT_FALSE(
+      driver->HasSideEffects(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0", {}, share1)})));
   EXPECT_OK(driver->UnprepareClaim("u1", a));
   EXPECT_OK(driver->UnprepareClaim("u2", b));
 }
@@ -583,8 +606,8 @@ TEST_F(RdmaDriverTest, ExclusiveRdmaNetnsModeMovesTheRdmaDeviceToo) {
   rdma_.set_mode(RdmaNetnsMode::kExclusive);
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(PreparedClaim p,
-                       driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                               {Config(AttachConfig())})})));
+                       driver->PrepareClaim(Claim(
+                           "u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})})));
   EXPECT_THAT(p.devices[0].edits.hooks[0].args, Contains("--rdma-device=mlx5_0"));
   ASSERT_OK(RunHook(p.devices[0].edits).status());
   EXPECT_THAT(rdma_.moves(), ElementsAre(HasSubstr("mlx5_0 -> ")));
@@ -597,15 +620,16 @@ TEST_F(RdmaDriverTest, RdmaNetnsModeDetection) {
   rdma_.FailNext(FakeRdmaNetlink::Op::kGetNetnsMode,
                  absl::FailedPreconditionError("this kernel has no RDMA netlink"));
   ASSERT_OK_AND_ASSIGN(PreparedClaim p,
-                       driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                               {Config(AttachConfig())})})));
+                       driver->PrepareClaim(Claim(
+                           "u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})})));
   EXPECT_THAT(p.devices[0].edits.hooks[0].args, Not(Contains(HasSubstr("--rdma-device"))));
   // Another error is the claim's error (retried by the kubelet).
   rdma_.FailNext(FakeRdmaNetlink::Op::kGetNetnsMode, absl::UnavailableError("netlink busy"));
-  EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-01-00-0",
-                                                      {Config(AttachConfig())})})),
+  EXPECT_THAT(driver->PrepareClaim(
+                  Claim("u1", {Alloc("nic", "rdma-0000-01-00-0", {Config(AttachConfig())})})),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("rdma netns mode")));
-  EXPECT_THAT(DetectRdmaNetnsMode(nullptr), ::tessera::testing::IsOkAndHolds(RdmaNetnsMode::kShared));
+  EXPECT_THAT(DetectRdmaNetnsMode(nullptr),
+              ::tessera::testing::IsOkAndHolds(RdmaNetnsMode::kShared));
 }
 
 TEST_F(RdmaDriverTest, NetdevAttachNeedsTheHookAndNamespaces) {

@@ -137,10 +137,10 @@ TEST_F(LinkEventWatcherTest, OnlyRelevantEventsAndOverflowsTriggerARescan) {
 TEST_F(LinkEventWatcherTest, WithoutEventsItPollsAndRetries) {
   netlink_.FailNext(FakeNetlink::Op::kWatchLinks,
                     absl::UnavailableError("netlink: operation not permitted"));
-  LinkEventWatcher watcher(netlink_, stats_, trigger_, clock_,
-                           [this](const LinkEvent& e) { return Relevant(e); },
-                           std::chrono::seconds(30));
-  clock_.WaitForSleepers(1);  // the watcher, waiting to retry
+  LinkEventWatcher watcher(
+      netlink_, stats_, trigger_, clock_, [this](const LinkEvent& e) { return Relevant(e); },
+      std::chrono::seconds(30));
+  clock_.WaitForSleepers(1);               // the watcher, waiting to retry
   EXPECT_EQ(stats_.available.value(), 0);  // degraded: poll only
   clock_.Advance(seconds(30));
   // The retry opens a stream and asks for a rescan.

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "base/parse.h"
-#include "base/status_macros.h"
 #include "base/status.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 
 namespace tessera::drivers::rdma {
@@ -34,9 +34,8 @@ absl::StatusOr<NumberedText> ParseNumbered(std::string_view raw, std::string_vie
 }
 
 bool IsHex(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isxdigit(c) != 0;
-  });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
 }
 
 // The numeric suffix of "uverbs12" after `prefix`; nullopt otherwise.
@@ -94,8 +93,8 @@ SysfsPort ReadPort(const base::Sysfs& sysfs, const std::string& dir, uint32_t nu
 SysfsIbDevice ReadIbDevice(const base::Sysfs& sysfs, const std::string& dir, std::string name,
                            std::vector<std::string>& problems) {
   SysfsIbDevice dev{.name = std::move(name)};
-  for (auto [file, field] : {std::pair{"node_guid", &dev.node_guid},
-                             std::pair{"sys_image_guid", &dev.sys_image_guid}}) {
+  for (auto [file, field] :
+       {std::pair{"node_guid", &dev.node_guid}, std::pair{"sys_image_guid", &dev.sys_image_guid}}) {
     std::string path = JoinPath(dir, file);
     std::string text = ReadText(sysfs, path, problems);
     if (text.empty()) continue;
@@ -156,7 +155,8 @@ SysfsNetdev ReadNetdev(const base::Sysfs& sysfs, const std::string& dir, std::st
     }
   }
   n.operstate = ReadText(sysfs, JoinPath(dir, "operstate"), problems);
-  if (absl::StatusOr<uint64_t> mtu = base::ParseUint64(ReadText(sysfs, JoinPath(dir, "mtu"), problems));
+  if (absl::StatusOr<uint64_t> mtu =
+          base::ParseUint64(ReadText(sysfs, JoinPath(dir, "mtu"), problems));
       mtu.ok() && *mtu <= UINT32_MAX) {
     n.mtu = static_cast<uint32_t>(*mtu);
   }
@@ -235,8 +235,8 @@ bool IsActive(PortState state) {
 
 absl::StatusOr<PortState> ParsePortState(std::string_view raw) {
   ASSIGN_OR_RETURN(NumberedText n, ParseNumbered(raw, "port state"));
-  static constexpr std::array kStates = {PortState::kNop,   PortState::kDown,
-                                         PortState::kInit,  PortState::kArmed,
+  static constexpr std::array kStates = {PortState::kNop,    PortState::kDown,
+                                         PortState::kInit,   PortState::kArmed,
                                          PortState::kActive, PortState::kActiveDefer};
   if (n.number < 0 || n.number >= static_cast<int64_t>(kStates.size())) {
     return absl::InvalidArgumentError(
@@ -306,10 +306,8 @@ absl::StatusOr<DevNumber> ParseDevNumber(std::string_view raw) {
   absl::StatusOr<uint64_t> major = base::ParseUint64(parts.first);
   absl::StatusOr<uint64_t> minor = base::ParseUint64(parts.second);
   // Linux dev_t: 12-bit major, 20-bit minor.
-  if (!parts.found || !major.ok() || !minor.ok() || *major >= (1u << 12) ||
-      *minor >= (1u << 20)) {
-    return absl::InvalidArgumentError(
-        StrCat("dev: expected \"<major>:<minor>\", got ", Quote(v)));
+  if (!parts.found || !major.ok() || !minor.ok() || *major >= (1u << 12) || *minor >= (1u << 20)) {
+    return absl::InvalidArgumentError(StrCat("dev: expected \"<major>:<minor>\", got ", Quote(v)));
   }
   return DevNumber{static_cast<uint32_t>(*major), static_cast<uint32_t>(*minor)};
 }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/pci_address.h"
 #include "base/sysfs.h"
 

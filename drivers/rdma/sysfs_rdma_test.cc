@@ -29,8 +29,8 @@ TEST(ParsePortStateTest, ReadsTheKernelAndHwlocForms) {
   EXPECT_THAT(ParsePortState("2: INIT"), IsOkAndHolds(PortState::kInit));
   EXPECT_THAT(ParsePortState("5: ACTIVE_DEFER"), IsOkAndHolds(PortState::kActiveDefer));
   EXPECT_THAT(ParsePortState("4"), IsOkAndHolds(PortState::kActive));  // hwloc Port1State
-  EXPECT_THAT(ParsePortState("9: WHAT"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                  HasSubstr("not an ib_port_state")));
+  EXPECT_THAT(ParsePortState("9: WHAT"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an ib_port_state")));
   EXPECT_THAT(ParsePortState("ACTIVE"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParsePortState(""), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_TRUE(IsActive(PortState::kActiveDefer));
@@ -49,8 +49,8 @@ TEST(ParseRateTest, ConvertsToMegabits) {
   EXPECT_THAT(ParseRateMbps("2.5 Gb/sec (1X SDR)"), IsOkAndHolds(2500u));
   EXPECT_THAT(ParseRateMbps("53.125 Gb/sec (1X HDR)"), IsOkAndHolds(53125u));
   EXPECT_THAT(ParseRateMbps("100 Gb/sec"), IsOkAndHolds(100000u));
-  for (std::string_view bad : {"", "fast", "400 Mb/sec", "4.5.1 Gb/sec", "1.2345 Gb/sec",
-                               "-1 Gb/sec", "400Gb/sec"}) {
+  for (std::string_view bad :
+       {"", "fast", "400 Mb/sec", "4.5.1 Gb/sec", "1.2345 Gb/sec", "-1 Gb/sec", "400Gb/sec"}) {
     EXPECT_THAT(ParseRateMbps(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
 }
@@ -71,8 +71,8 @@ TEST(ParseDevNumberTest, MajorMinorWithinDevT) {
 
 TEST(ParseGuidTest, FourGroupsLowered) {
   EXPECT_THAT(ParseGuid("B83F:D203:00A1:0010\n"), IsOkAndHolds("b83f:d203:00a1:0010"));
-  for (std::string_view bad : {"b83fd20300a10010", "b83f:d203:00a1", "b83f:d203:00a1:001g",
-                               "b83f:d203:00a1:00100"}) {
+  for (std::string_view bad :
+       {"b83fd20300a10010", "b83f:d203:00a1", "b83f:d203:00a1:001g", "b83f:d203:00a1:00100"}) {
     EXPECT_THAT(ParseGuid(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
 }
@@ -138,8 +138,8 @@ TEST(ReadRdmaFunctionsTest, ConnectX7InfiniBandWithVfs) {
 
 TEST(ReadRdmaFunctionsTest, RoceNamesItsNetdevThroughTheGidTable) {
   base::DirSysfs sysfs(TestData("cx6dx-roce"));
-  auto fns = ReadRdmaFunctions(sysfs, {Pci("0000:01:00.1"), Pci("0000:02:00.0"),
-                                       Pci("0000:03:00.0")});
+  auto fns =
+      ReadRdmaFunctions(sysfs, {Pci("0000:01:00.1"), Pci("0000:02:00.0"), Pci("0000:03:00.0")});
   const SysfsRdmaFunction& f1 = fns.at(Pci("0000:01:00.1"));
   ASSERT_THAT(f1.ib_devices, SizeIs(1));
   EXPECT_EQ(f1.ib_devices[0].ports.at(0).link_layer, LinkLayer::kEthernet);
@@ -193,7 +193,8 @@ TEST(ReadRdmaFunctionsTest, BadValuesAreSkippedAndReported) {
   tree.File(fn + "/infiniband_verbs/uverbs0/dev", "231\n");
 
   base::DirSysfs sysfs(tree.sys());
-  const SysfsRdmaFunction f = ReadRdmaFunctions(sysfs, {Pci("0000:01:00.0")}).at(Pci("0000:01:00.0"));
+  const SysfsRdmaFunction f =
+      ReadRdmaFunctions(sysfs, {Pci("0000:01:00.0")}).at(Pci("0000:01:00.0"));
   ASSERT_THAT(f.ib_devices, SizeIs(1));
   EXPECT_EQ(f.ib_devices[0].node_guid, "");
   EXPECT_EQ(f.ib_devices[0].ports.at(0).state, PortState::kUnknown);

@@ -102,7 +102,8 @@ std::vector<Template> LoadTemplates(const std::string& file) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find("\n---\n", start);
-    std::string doc = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string doc =
+        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     start = end == std::string::npos ? text.size() + 1 : end + 5;
     absl::StatusOr<Json> j = agent::kube::YamlToJson(doc, file);
     EXPECT_TRUE(j.ok()) << j.status();
@@ -189,9 +190,8 @@ class AlignmentTest : public ::testing::Test {
   std::vector<PoolDevice> Pool(const topology::NodeTopology& t, const base::Sysfs* sysfs) {
     auto topology = std::make_shared<const topology::NodeTopology>(t);
     auto driver = drivers::rdma::RdmaDriver::Create(
-        {.simulated = true},
-        drivers::rdma::RdmaDriverDeps{
-            .topology = topology, .sysfs = sysfs, .fs = fs_, .clock = clock_});
+        {.simulated = true}, drivers::rdma::RdmaDriverDeps{
+                                 .topology = topology, .sysfs = sysfs, .fs = fs_, .clock = clock_});
     EXPECT_TRUE(driver.ok()) << driver.status();
     absl::StatusOr<drivers::Inventory> inv = (*driver)->Enumerate();
     EXPECT_TRUE(inv.ok()) << inv.status();
@@ -303,8 +303,7 @@ TEST_F(AlignmentTest, JurecaGpuAndHcaPairsShareTheirSwitch) {
   EXPECT_FALSE(Allocator(eight, pool).Allocate().has_value());
   Template four = eight;
   std::erase_if(four.requests, [](const Request& r) { return r.name.back() >= '4'; });
-  std::erase_if(four.constraints,
-                [](const Constraint& c) { return c.requests[0].back() >= '4'; });
+  std::erase_if(four.constraints, [](const Constraint& c) { return c.requests[0].back() >= '4'; });
   auto a = Allocator(four, pool).Allocate();
   ASSERT_TRUE(a.has_value());
   std::set<std::string> hcas;
@@ -338,12 +337,13 @@ TEST_F(AlignmentTest, RdmaSlicesPassValidation) {
       ASSERT_TRUE(driver.ok());
       ASSERT_OK_AND_ASSIGN(drivers::Inventory inv, (*driver)->Enumerate());
       for (bool gates : {false, true}) {
-        absl::StatusOr<agent::kube::DesiredPool> pool = agent::kube::BuildPool(
-            "rdma.tessera.dev", "node-1", inv,
-            {.consumable_capacity = gates, .device_taints = gates});
+        absl::StatusOr<agent::kube::DesiredPool> pool =
+            agent::kube::BuildPool("rdma.tessera.dev", "node-1", inv,
+                                   {.consumable_capacity = gates, .device_taints = gates});
         ASSERT_TRUE(pool.ok()) << root << ": " << pool.status();
         size_t published = 0;
-        for (const Json& slice : pool->slices) published += slice.value("devices", Json::array()).size();
+        for (const Json& slice : pool->slices)
+          published += slice.value("devices", Json::array()).size();
         size_t healthy = 0;
         for (const drivers::Device& d : inv.devices) {
           healthy += d.health != drivers::Health::kUnhealthy ? 1 : 0;

@@ -71,8 +71,8 @@ class RdmaPodmanTest : public ::testing::Test {
   void TearDown() override {
     if (!uid_.empty()) {
       std::error_code ec;
-      std::filesystem::remove(std::string(kCdiDir) + "/k8s.rdma.tessera.dev-claim_" + uid_ + ".json",
-                              ec);
+      std::filesystem::remove(
+          std::string(kCdiDir) + "/k8s.rdma.tessera.dev-claim_" + uid_ + ".json", ec);
     }
     if (made_cdi_dir_) {
       std::error_code ec;
@@ -134,22 +134,18 @@ TEST_F(RdmaPodmanTest, ClaimOnTheSimulatedNodeReachesTheContainer) {
   ASSERT_OK(drivers::rdma::MaterializeRdmaDeviceNodes(dev_root, driver->DeviceNodes()));
 
   tessera::testing::FakeClaimSource claims;
-  ASSERT_OK_AND_ASSIGN(
-      std::unique_ptr<agent::DeviceState> state,
-      agent::DeviceState::Create({.driver_name = kDriver,
-                                  .pool_name = "sim-hgx-01",
-                                  .cdi_dir = kCdiDir,
-                                  .checkpoint_dir = dir_.Sub("checkpoint"),
-                                  .boot_id = "boot-1"},
-                                 *driver, claims, fs, clock, metrics));
-  agent::ResourceClaim claim{.namespace_ = "default",
-                             .name = "rdma-" + suffix_,
-                             .uid = uid_,
-                             .allocated = true};
-  claim.results = {{.request = "nic", .driver = kDriver, .pool = "sim-hgx-01",
-                    .device = "rdma-0000-1b-00-0"},
-                   {.request = "nic2", .driver = kDriver, .pool = "sim-hgx-01",
-                    .device = "rdma-0000-1f-00-0"}};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<agent::DeviceState> state,
+                       agent::DeviceState::Create({.driver_name = kDriver,
+                                                   .pool_name = "sim-hgx-01",
+                                                   .cdi_dir = kCdiDir,
+                                                   .checkpoint_dir = dir_.Sub("checkpoint"),
+                                                   .boot_id = "boot-1"},
+                                                  *driver, claims, fs, clock, metrics));
+  agent::ResourceClaim claim{
+      .namespace_ = "default", .name = "rdma-" + suffix_, .uid = uid_, .allocated = true};
+  claim.results = {
+      {.request = "nic", .driver = kDriver, .pool = "sim-hgx-01", .device = "rdma-0000-1b-00-0"},
+      {.request = "nic2", .driver = kDriver, .pool = "sim-hgx-01", .device = "rdma-0000-1f-00-0"}};
   claim.configs = {{.source = "FromClaim",
                     .requests = {"nic"},
                     .driver = kDriver,
@@ -174,10 +170,10 @@ TEST_F(RdmaPodmanTest, ClaimOnTheSimulatedNodeReachesTheContainer) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
 
   // The character devices, with the numbers the simulated sysfs gives them.
-  EXPECT_THAT(run.out, HasSubstr("231, 192"));  // uverbs0 (mlx5_0)
-  EXPECT_THAT(run.out, HasSubstr("231, 193"));  // uverbs1 (mlx5_1)
-  EXPECT_THAT(run.out, HasSubstr("231,   0"));  // umad0: ibManagement on "nic"
-  EXPECT_THAT(run.out, HasSubstr("231,  64"));  // issm0
+  EXPECT_THAT(run.out, HasSubstr("231, 192"));       // uverbs0 (mlx5_0)
+  EXPECT_THAT(run.out, HasSubstr("231, 193"));       // uverbs1 (mlx5_1)
+  EXPECT_THAT(run.out, HasSubstr("231,   0"));       // umad0: ibManagement on "nic"
+  EXPECT_THAT(run.out, HasSubstr("231,  64"));       // issm0
   EXPECT_THAT(run.out, Not(HasSubstr("231,   1")));  // umad1: not asked for on "nic2"
   for (const char* name : {"uverbs0", "uverbs1", "umad0", "issm0", "rdma_cm"}) {
     EXPECT_THAT(run.out, HasSubstr(name));

@@ -379,7 +379,9 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
   class Proxy final : public topology::Netlink {
    public:
     explicit Proxy(FakeNetlink& ns) : ns_(ns) {}
-    absl::StatusOr<std::vector<topology::NetworkLink>> ListLinks() override { return ns_.ListLinks(); }
+    absl::StatusOr<std::vector<topology::NetworkLink>> ListLinks() override {
+      return ns_.ListLinks();
+    }
     absl::StatusOr<std::vector<topology::Address>> ListAddresses(int i) override {
       return ns_.ListAddresses(i);
     }
