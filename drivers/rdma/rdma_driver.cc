@@ -56,6 +56,16 @@ std::string HostPath(std::string_view host_root, std::string_view path) {
   return StrCat(root, path);
 }
 
+// Claim uids name files of ours (netdev attach records): RFC 4122 UUIDs in
+// practice; anything that could leave the directory is refused.
+absl::Status ValidateClaimUid(std::string_view uid, std::string_view op) {
+  bool ok = !uid.empty() && uid.size() <= 128 && uid.front() != '-';
+  for (unsigned char c : uid) ok = ok && (std::isalnum(c) || c == '-');
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      StrCat(op, ": claim uid ", base::Quote(uid), " is not a uid (letters, digits, '-')"));
+}
+
 bool ValidDomain(std::string_view domain) {
   if (domain.empty() || domain.size() > 63 - kFamily.size() - 1) return false;
   for (std::string_view label : base::Split(domain, '.')) {
@@ -362,6 +372,7 @@ absl::StatusOr<NetdevAttacher*> RdmaDriver::Attacher() {
 
 absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareRequest& request,
                                                         const DeviceAllocation& a,
+                                                        RdmaConfig config,
                                                         const RdmaDiscovery& discovery) {
   const std::string what = StrCat("request ", a.request, ", device ", a.device);
   auto it = std::find_if(discovery.records.begin(), discovery.records.end(),
@@ -369,11 +380,8 @@ absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareReques
   if (it == discovery.records.end()) {
     return absl::NotFoundError(StrCat(what, ": not an RDMA device of this node"));
   }
-  Plan plan{.allocation = &a, .record = *it};
+  Plan plan{.allocation = &a, .record = *it, .config = std::move(config)};
   const RdmaRecord& r = plan.record;
-  absl::StatusOr<RdmaConfig> config = ResolveRdmaConfig(a.configs, options_.domain);
-  if (!config.ok()) return base::Annotate(config.status(), what);
-  plan.config = *std::move(config);
   if (!r.preparable) {
     return absl::FailedPreconditionError(StrCat(what, ": not preparable: ", r.health_message));
   }
@@ -468,6 +476,7 @@ absl::StatusOr<RdmaDriver::Plan> RdmaDriver::PlanDevice(const ClaimPrepareReques
 }
 
 absl::StatusOr<PreparedClaim> RdmaDriver::PrepareClaim(const ClaimPrepareRequest& request) {
+  RETURN_IF_ERROR(ValidateClaimUid(request.claim_uid, "prepare rdma claim"));
   absl::MutexLock lock(&claims_mu_);
   const base::Clock::MonoTime start = clock_.MonotonicNow();
   const RdmaDiscovery discovery = Discover();
@@ -489,8 +498,8 @@ absl::StatusOr<PreparedClaim> RdmaDriver::PrepareClaim(const ClaimPrepareRequest
     configs.emplace_back(&a, *std::move(c));
   }
   std::vector<Plan> plans;
-  for (const DeviceAllocation& a : request.devices) {
-    ASSIGN_OR_RETURN(Plan plan, PlanDevice(request, a, discovery));
+  for (auto& [a, config] : configs) {
+    ASSIGN_OR_RETURN(Plan plan, PlanDevice(request, *a, std::move(config), discovery));
     plans.push_back(std::move(plan));
   }
 
@@ -564,6 +573,7 @@ void RdmaDriver::Release(std::string_view claim_uid) {
 }
 
 absl::Status RdmaDriver::UnprepareClaim(std::string_view claim_uid, const PreparedClaim& prepared) {
+  RETURN_IF_ERROR(ValidateClaimUid(claim_uid, "unprepare rdma claim"));
   absl::MutexLock lock(&claims_mu_);
   for (const PreparedDevice& d : prepared.devices) {
     DeviceRecord record = FromJson(d.state);
@@ -615,7 +625,8 @@ absl::Status RdmaDriver::ReapplyClaim(std::string_view claim_uid, const Prepared
   // What can be lost is a simulated node's dev root (a tmpfs): say so.
   for (const PreparedDevice& d : prepared.devices) {
     for (const base::DeviceNode& n : d.edits.device_nodes) {
-      std::string rel = n.path.substr(std::min<size_t>(n.path.size(), 5));  // after "/dev/"
+      if (!n.path.starts_with("/dev/")) continue;
+      const std::string rel = n.path.substr(5);
       if (!fs_.Exists(NodeCheckPath(rel))) {
         return absl::FailedPreconditionError(
             StrCat("reapply claim ", claim_uid, ", device ", d.device, ": device node ", n.path,

@@ -165,7 +165,7 @@ class RdmaDriver final : public DeviceDriver {
   RdmaDriver(RdmaDriverOptions options, RdmaDriverDeps deps);
 
   absl::StatusOr<Plan> PlanDevice(const ClaimPrepareRequest& request,
-                                  const DeviceAllocation& allocation,
+                                  const DeviceAllocation& allocation, RdmaConfig config,
                                   const RdmaDiscovery& discovery)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(claims_mu_);
   absl::StatusOr<NetdevAttacher*> Attacher() ABSL_EXCLUSIVE_LOCKS_REQUIRED(claims_mu_);

@@ -386,6 +386,10 @@ TEST_F(RdmaDriverTest, PrepareErrorsNameTheRequest) {
   EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-99-00-0")})),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("request nic, device rdma-0000-99-00-0: not an RDMA device")));
+  EXPECT_THAT(driver->PrepareClaim(Claim("../../etc", {Alloc("nic", "rdma-0000-04-00-0")})),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("claim uid")));
+  EXPECT_THAT(driver->UnprepareClaim("a/b", PreparedClaim{}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(driver->PrepareClaim(
                   Claim("u1", {Alloc("nic", "rdma-0000-04-00-0", {Config({{"mtu", 9000}})})})),
               StatusIs(absl::StatusCode::kInvalidArgument,
