@@ -55,6 +55,8 @@ inline constexpr std::string_view kAttrSpeedGbps = "speedGbps";
 inline constexpr std::string_view kAttrNodeGuid = "nodeGUID";
 inline constexpr std::string_view kAttrSriovRole = "sriovRole";
 inline constexpr std::string_view kAttrSriovParent = "sriovParent";
+inline constexpr std::string_view kAttrFirmwareVersion = "firmwareVersion";
+inline constexpr std::string_view kAttrActiveMtu = "activeMtu";
 
 // Capacities.
 inline constexpr std::string_view kCapMemory = "memory";
@@ -66,5 +68,8 @@ inline constexpr std::string_view kCapDecoders = "decoders";
 inline constexpr std::string_view kCapEncoders = "encoders";
 inline constexpr std::string_view kCapJpegEngines = "jpegEngines";
 inline constexpr std::string_view kCapOfaEngines = "ofaEngines";
+// RDMA NIC shares (KEP-5075): connection slots and link bandwidth (bits/s).
+inline constexpr std::string_view kCapConnections = "connections";
+inline constexpr std::string_view kCapBandwidth = "bandwidth";
 
 }  // namespace tessera::drivers

@@ -145,13 +145,13 @@ OperState ToOperState(uint8_t v) {
   }
 }
 
-// RTM_NEWLINK / RTM_DELLINK -> Link. False when the message is malformed.
-bool ParseLink(nlmsghdr* h, Link* out) {
+// RTM_NEWLINK / RTM_DELLINK -> NetworkLink. False when the message is malformed.
+bool ParseLink(nlmsghdr* h, NetworkLink* out) {
   if (h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return false;
   const auto* ifi = static_cast<const ifinfomsg*>(nlmsg_data(h));
   nlattr* tb[IFLA_MAX + 1] = {};
   if (nlmsg_parse(h, sizeof(ifinfomsg), tb, IFLA_MAX, nullptr) < 0) return false;
-  Link l;
+  NetworkLink l;
   l.index = ifi->ifi_index;
   l.up = (ifi->ifi_flags & IFF_UP) != 0;
   l.lower_up = (ifi->ifi_flags & IFF_LOWER_UP) != 0;
@@ -359,7 +359,7 @@ class LibnlLinkEventStream final : public LinkEventStream {
       for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); nlmsg_ok(h, left);
            h = nlmsg_next(h, &left)) {
         if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) continue;
-        Link l;
+        NetworkLink l;
         if (!ParseLink(h, &l)) continue;
         pending_.push_back(LinkEvent{.type = h->nlmsg_type == RTM_NEWLINK ? LinkEventType::kNewLink
                                                                           : LinkEventType::kDelLink,
@@ -533,20 +533,20 @@ absl::StatusOr<std::unique_ptr<LibnlNetlink>> LibnlNetlink::CreateInNetns(int ne
   return std::unique_ptr<LibnlNetlink>(new LibnlNetlink(std::move(impl)));
 }
 
-absl::StatusOr<std::vector<Link>> LibnlNetlink::ListLinks() {
-  std::vector<Link> links;
+absl::StatusOr<std::vector<NetworkLink>> LibnlNetlink::ListLinks() {
+  std::vector<NetworkLink> links;
   ifinfomsg hdr = {};
   hdr.ifi_family = AF_UNSPEC;
   absl::MutexLock lock(&impl_->mu);
   RETURN_IF_ERROR(impl_->Dump(
       RTM_GETLINK, &hdr, sizeof(hdr), "list links",
       [&](nlmsghdr* h) {
-        Link l;
+        NetworkLink l;
         if (h->nlmsg_type == RTM_NEWLINK && ParseLink(h, &l)) links.push_back(std::move(l));
       },
       [&] { links.clear(); }));
   std::sort(links.begin(), links.end(),
-            [](const Link& a, const Link& b) { return a.index < b.index; });
+            [](const NetworkLink& a, const NetworkLink& b) { return a.index < b.index; });
   return links;
 }
 

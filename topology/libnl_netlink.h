@@ -24,7 +24,7 @@ class LibnlNetlink final : public Netlink {
                                                                      NetlinkStats* stats = nullptr);
   ~LibnlNetlink() override;
 
-  absl::StatusOr<std::vector<Link>> ListLinks() override;
+  absl::StatusOr<std::vector<NetworkLink>> ListLinks() override;
   absl::StatusOr<std::vector<Address>> ListAddresses(int link_index) override;
   absl::StatusOr<std::vector<int>> DefaultRouteLinks(IpFamily family) override;
   absl::StatusOr<std::unique_ptr<LinkEventStream>> WatchLinks() override;

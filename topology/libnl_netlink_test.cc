@@ -62,16 +62,17 @@ TEST_F(LibnlNetlinkTest, ListsLinksWithKindMacMtuAndPeer) {
   Sh({"link", "add", "tva", "mtu", "1400", "type", "veth", "peer", "name", "tvb"});
   Sh({"link", "add", "tifb", "type", "ifb"});
   Sh({"link", "set", "tva", "up"});
-  ASSERT_OK_AND_ASSIGN(std::vector<Link> links, nl_->ListLinks());
+  ASSERT_OK_AND_ASSIGN(std::vector<NetworkLink> links, nl_->ListLinks());
   ASSERT_EQ(links.size(), 4u);  // lo, tva, tvb, tifb
   EXPECT_EQ(links[0].name, "lo");
   EXPECT_TRUE(links[0].loopback);
-  EXPECT_TRUE(std::is_sorted(links.begin(), links.end(),
-                             [](const Link& a, const Link& b) { return a.index < b.index; }));
+  EXPECT_TRUE(
+      std::is_sorted(links.begin(), links.end(),
+                     [](const NetworkLink& a, const NetworkLink& b) { return a.index < b.index; }));
 
-  const Link* tva = FindLinkByName(links, "tva");
-  const Link* tvb = FindLinkByName(links, "tvb");
-  const Link* tifb = FindLinkByName(links, "tifb");
+  const NetworkLink* tva = FindLinkByName(links, "tva");
+  const NetworkLink* tvb = FindLinkByName(links, "tvb");
+  const NetworkLink* tifb = FindLinkByName(links, "tifb");
   ASSERT_TRUE(tva && tvb && tifb);
   auto ip_tva = IpLink(ns_->pid(), "tva");
   ASSERT_TRUE(ip_tva.has_value());
@@ -187,8 +188,8 @@ TEST_F(LibnlNetlinkTest, MovesLinkToAnotherNamespaceRenamedAndBack) {
   auto moved = IpLink(other.pid(), "net1");
   ASSERT_TRUE(moved.has_value());
   EXPECT_THAT(IpAddrs(other.pid(), "net1"), IsEmpty());  // the kernel flushed them
-  ASSERT_OK_AND_ASSIGN(std::vector<Link> there, other_nl->ListLinks());
-  const Link* l = FindLinkByName(there, "net1");
+  ASSERT_OK_AND_ASSIGN(std::vector<NetworkLink> there, other_nl->ListLinks());
+  const NetworkLink* l = FindLinkByName(there, "net1");
   ASSERT_NE(l, nullptr);
   EXPECT_EQ(l->kind, "veth");
   EXPECT_TRUE(l->link_netnsid.has_value());  // its peer stayed behind
@@ -245,8 +246,8 @@ TEST_F(LibnlNetlinkTest, StopEndsAnIdleStream) {
 TEST(LibnlNetlinkHostTest, CreateInOwnNamespaceListsLoopback) {
   // Opening rtnetlink needs no privileges; this also runs unprivileged.
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<LibnlNetlink> nl, LibnlNetlink::Create());
-  ASSERT_OK_AND_ASSIGN(std::vector<Link> links, nl->ListLinks());
-  const Link* lo = FindLinkByName(links, "lo");
+  ASSERT_OK_AND_ASSIGN(std::vector<NetworkLink> links, nl->ListLinks());
+  const NetworkLink* lo = FindLinkByName(links, "lo");
   ASSERT_NE(lo, nullptr);
   EXPECT_TRUE(lo->loopback);
   EXPECT_EQ(lo->mac, "");  // all-zero hardware address means none

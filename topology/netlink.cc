@@ -37,25 +37,25 @@ std::string_view LinkEventTypeName(LinkEventType type) {
   return "unknown";
 }
 
-const Link* FindLinkByName(const std::vector<Link>& links, std::string_view name) {
-  for (const Link& l : links) {
+const NetworkLink* FindLinkByName(const std::vector<NetworkLink>& links, std::string_view name) {
+  for (const NetworkLink& l : links) {
     if (l.name == name) return &l;
   }
   return nullptr;
 }
 
-const Link* FindLinkByIndex(const std::vector<Link>& links, int index) {
-  for (const Link& l : links) {
+const NetworkLink* FindLinkByIndex(const std::vector<NetworkLink>& links, int index) {
+  for (const NetworkLink& l : links) {
     if (l.index == index) return &l;
   }
   return nullptr;
 }
 
-const Link* FindLinkByMac(const std::vector<Link>& links, std::string_view mac) {
+const NetworkLink* FindLinkByMac(const std::vector<NetworkLink>& links, std::string_view mac) {
   if (mac.empty()) return nullptr;
   std::string want = base::ToLower(mac);
-  const Link* found = nullptr;
-  for (const Link& l : links) {
+  const NetworkLink* found = nullptr;
+  for (const NetworkLink& l : links) {
     if (l.mac == want || l.permanent_mac == want) {
       if (found != nullptr) return nullptr;  // ambiguous
       found = &l;

@@ -38,7 +38,10 @@ namespace tessera::topology {
 enum class OperState { kUnknown, kNotPresent, kDown, kLowerLayerDown, kTesting, kDormant, kUp };
 std::string_view OperStateName(OperState state);  // "unknown", "notpresent", "down", ..., "up"
 
-struct Link {
+// A network interface. Named NetworkLink, not Link: topology::Link (model.h)
+// is the relation between two PCI devices, and both headers meet in the
+// drivers and the agent.
+struct NetworkLink {
   int index = 0;          // ifindex, unique inside its namespace only
   std::string name;       // "ens6f0np0"
   std::string kind;       // IFLA_INFO_KIND: "veth", "ifb", "bridge"; empty for physical NICs
@@ -55,7 +58,7 @@ struct Link {
   int parent_index = 0;  // IFLA_LINK (veth peer, macvlan lower device); 0 = none
   // IFLA_LINK_NETNSID: parent_index is an ifindex in that other namespace.
   std::optional<int> link_netnsid;
-  friend bool operator==(const Link&, const Link&) = default;
+  friend bool operator==(const NetworkLink&, const NetworkLink&) = default;
 };
 
 struct Address {
@@ -107,7 +110,7 @@ class Netlink {
   // interrupted by concurrent changes, after retries), or the kernel's errno.
 
   // Every link of the namespace, sorted by index.
-  virtual absl::StatusOr<std::vector<Link>> ListLinks() = 0;
+  virtual absl::StatusOr<std::vector<NetworkLink>> ListLinks() = 0;
   // Addresses of link `link_index`, or of every link with kAllLinks; sorted by
   // link index, then family, then address. An unknown index gives an empty list.
   static constexpr int kAllLinks = 0;
@@ -144,11 +147,11 @@ class Netlink {
 };
 
 // Lookups over a ListLinks() result.
-const Link* FindLinkByName(const std::vector<Link>& links, std::string_view name);
-const Link* FindLinkByIndex(const std::vector<Link>& links, int index);
+const NetworkLink* FindLinkByName(const std::vector<NetworkLink>& links, std::string_view name);
+const NetworkLink* FindLinkByIndex(const std::vector<NetworkLink>& links, int index);
 // Matches `mac` against mac and permanent_mac. Returns nullptr when no link or
 // more than one link has it (veth pairs can share a MAC); empty `mac` never matches.
-const Link* FindLinkByMac(const std::vector<Link>& links, std::string_view mac);
+const NetworkLink* FindLinkByMac(const std::vector<NetworkLink>& links, std::string_view mac);
 
 // The netlink module's metrics, bound to a registry.
 struct NetlinkStats {

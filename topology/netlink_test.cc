@@ -16,21 +16,21 @@ namespace {
 using ::tessera::testing::FakeNetlink;
 using ::tessera::testing::StatusIs;
 
-std::vector<Link> SampleLinks() {
+std::vector<NetworkLink> SampleLinks() {
   return {
-      Link{.index = 1, .name = "lo", .loopback = true},
-      Link{.index = 2, .name = "eth0", .mac = "02:fc:00:00:00:01"},
-      Link{.index = 5, .name = "veth0", .kind = "veth", .mac = "aa:bb:cc:00:00:01"},
-      Link{.index = 6,
-           .name = "veth1",
-           .kind = "veth",
-           .mac = "aa:bb:cc:00:00:02",
-           .permanent_mac = "0c:42:a1:00:00:09"},
+      NetworkLink{.index = 1, .name = "lo", .loopback = true},
+      NetworkLink{.index = 2, .name = "eth0", .mac = "02:fc:00:00:00:01"},
+      NetworkLink{.index = 5, .name = "veth0", .kind = "veth", .mac = "aa:bb:cc:00:00:01"},
+      NetworkLink{.index = 6,
+                  .name = "veth1",
+                  .kind = "veth",
+                  .mac = "aa:bb:cc:00:00:02",
+                  .permanent_mac = "0c:42:a1:00:00:09"},
   };
 }
 
 TEST(NetlinkLookupTest, FindsByNameIndexAndMac) {
-  std::vector<Link> links = SampleLinks();
+  std::vector<NetworkLink> links = SampleLinks();
   ASSERT_NE(FindLinkByName(links, "veth0"), nullptr);
   EXPECT_EQ(FindLinkByName(links, "veth0")->index, 5);
   EXPECT_EQ(FindLinkByName(links, "veth9"), nullptr);
@@ -43,8 +43,8 @@ TEST(NetlinkLookupTest, FindsByNameIndexAndMac) {
 }
 
 TEST(NetlinkLookupTest, AmbiguousMacMatchesNothing) {
-  std::vector<Link> links = SampleLinks();
-  links.push_back(Link{.index = 7, .name = "clone", .mac = "aa:bb:cc:00:00:01"});
+  std::vector<NetworkLink> links = SampleLinks();
+  links.push_back(NetworkLink{.index = 7, .name = "clone", .mac = "aa:bb:cc:00:00:01"});
   EXPECT_EQ(FindLinkByMac(links, "aa:bb:cc:00:00:01"), nullptr);
 }
 

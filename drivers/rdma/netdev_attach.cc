@@ -18,7 +18,7 @@ namespace {
 using topology::Address;
 using topology::IpFamily;
 using topology::IpPrefix;
-using topology::Link;
+using topology::NetworkLink;
 
 constexpr std::string_view kApiVersion = "tessera.dev/v1";
 constexpr std::string_view kKind = "NetdevAttachRecord";
@@ -40,10 +40,10 @@ std::string Ipv4Broadcast(const IpPrefix& prefix) {
 
 // Finds the link of a record: by MAC when known, else (and only then, or when
 // `name_fallback` says the name is ours to trust) by name.
-const Link* Locate(const std::vector<Link>& links, std::string_view mac, std::string_view name,
-                   bool name_fallback) {
+const NetworkLink* Locate(const std::vector<NetworkLink>& links, std::string_view mac,
+                          std::string_view name, bool name_fallback) {
   if (!mac.empty()) {
-    if (const Link* l = topology::FindLinkByMac(links, mac)) return l;
+    if (const NetworkLink* l = topology::FindLinkByMac(links, mac)) return l;
     if (!name_fallback) return nullptr;
   }
   return topology::FindLinkByName(links, name);
@@ -53,8 +53,8 @@ bool SameAddress(const Address& a, const IpPrefix& p) {
   return a.prefix.family == p.family && a.prefix.address == p.address;
 }
 
-std::string LinkName(const std::vector<Link>& links, int index) {
-  const Link* l = topology::FindLinkByIndex(links, index);
+std::string LinkName(const std::vector<NetworkLink>& links, int index) {
+  const NetworkLink* l = topology::FindLinkByIndex(links, index);
   return l ? l->name : base::StrCat("#", index);
 }
 
@@ -273,8 +273,8 @@ absl::StatusOr<std::unique_ptr<NetdevAttacher>> NetdevAttacher::Create(
 }
 
 absl::Status NetdevAttacher::CheckHostSide(const NetdevConfig& config,
-                                           const std::vector<Link>& links, const Link& link,
-                                           LinkSettings* settings) {
+                                           const std::vector<NetworkLink>& links,
+                                           const NetworkLink& link, LinkSettings* settings) {
   if (link.loopback) {
     return absl::InvalidArgumentError(base::StrCat("link ", link.name, " is a loopback interface"));
   }
@@ -327,8 +327,9 @@ absl::Status NetdevAttacher::CheckHostSide(const NetdevConfig& config,
 absl::Status NetdevAttacher::CheckAttachable(const NetdevConfig& config) {
   const std::string what = base::StrCat("check attach of ", config.host_interface);
   RETURN_IF_ERROR(base::Annotate(ValidateNetdevConfig(config), what));
-  ASSIGN_OR_RETURN(std::vector<Link> links, base::Annotate(host_netlink_->ListLinks(), what));
-  const Link* link = topology::FindLinkByName(links, config.host_interface);
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> links,
+                   base::Annotate(host_netlink_->ListLinks(), what));
+  const NetworkLink* link = topology::FindLinkByName(links, config.host_interface);
   if (link == nullptr) {
     return absl::NotFoundError(
         base::StrCat(what, ": no link named ", config.host_interface, " in the host namespace"));
@@ -365,8 +366,8 @@ absl::StatusOr<AttachRecord> NetdevAttacher::AlreadyAttached(const NetdevConfig&
     return not_found;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<topology::Netlink> nl, namespaces_.Connect(target));
-  ASSIGN_OR_RETURN(std::vector<Link> links, nl->ListLinks());
-  const Link* l = Locate(links, record->original.mac, config.container_interface, false);
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> links, nl->ListLinks());
+  const NetworkLink* l = Locate(links, record->original.mac, config.container_interface, false);
   if (l == nullptr || l->name != config.container_interface) return not_found;
   return *std::move(record);
 }
@@ -374,8 +375,8 @@ absl::StatusOr<AttachRecord> NetdevAttacher::AlreadyAttached(const NetdevConfig&
 absl::Status NetdevAttacher::ConfigureInTarget(const NetdevConfig& config,
                                                const LinkSettings& original,
                                                topology::Netlink& target) {
-  ASSIGN_OR_RETURN(std::vector<Link> links, target.ListLinks());
-  const Link* l = Locate(links, original.mac, config.container_interface, true);
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> links, target.ListLinks());
+  const NetworkLink* l = Locate(links, original.mac, config.container_interface, true);
   if (l == nullptr || l->name != config.container_interface) {
     return absl::InternalError(base::StrCat("moved link ", config.container_interface,
                                             " not found in the target namespace"));
@@ -401,8 +402,9 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
     return absl::FailedPreconditionError(
         base::StrCat(what, ": the container shares the host network namespace (hostNetwork)"));
   }
-  ASSIGN_OR_RETURN(std::vector<Link> links, base::Annotate(host_netlink_->ListLinks(), what));
-  const Link* link = topology::FindLinkByName(links, config.host_interface);
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> links,
+                   base::Annotate(host_netlink_->ListLinks(), what));
+  const NetworkLink* link = topology::FindLinkByName(links, config.host_interface);
   if (link == nullptr) return base::Annotate(AlreadyAttached(config, target, state_file), what);
 
   AttachRecord record{.container_interface = config.container_interface,
@@ -417,9 +419,10 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
   ASSIGN_OR_RETURN(std::unique_ptr<topology::Netlink> target_nl,
                    base::Annotate(namespaces_.Connect(target), what));
   ASSIGN_OR_RETURN(
-      std::vector<Link> target_links,
+      std::vector<NetworkLink> target_links,
       base::Annotate(target_nl->ListLinks(), base::StrCat(what, ": list target links")));
-  if (const Link* clash = topology::FindLinkByName(target_links, config.container_interface)) {
+  if (const NetworkLink* clash =
+          topology::FindLinkByName(target_links, config.container_interface)) {
     return absl::AlreadyExistsError(
         base::StrCat(what, ": the target namespace already has a link named ", clash->name));
   }
@@ -467,14 +470,15 @@ absl::StatusOr<AttachRecord> NetdevAttacher::Attach(const NetdevConfig& config, 
                       base::StrCat(what, ": ", base::Std(status.message()), " (rolled back)"));
 }
 
-absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record, const Link& link) {
+absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record,
+                                                   const NetworkLink& link) {
   const LinkSettings& o = record.original;
   const int index = link.index;
   bool changed = false;
   bool up = link.up;
   if (link.name != o.name) {
-    ASSIGN_OR_RETURN(std::vector<Link> links, host_netlink_->ListLinks());
-    if (const Link* other = topology::FindLinkByName(links, o.name);
+    ASSIGN_OR_RETURN(std::vector<NetworkLink> links, host_netlink_->ListLinks());
+    if (const NetworkLink* other = topology::FindLinkByName(links, o.name);
         other != nullptr && other->index != index) {
       return absl::FailedPreconditionError(
           base::StrCat("the host has another link named ", o.name, " (index ", other->index, ")"));
@@ -513,22 +517,22 @@ absl::StatusOr<bool> NetdevAttacher::RestoreOnHost(const AttachRecord& record, c
 absl::StatusOr<RestoreOutcome> NetdevAttacher::RestoreFrom(const AttachRecord& record,
                                                            topology::Netlink* from) {
   const LinkSettings& o = record.original;
-  ASSIGN_OR_RETURN(std::vector<Link> host_links, host_netlink_->ListLinks());
-  if (const Link* l = Locate(host_links, o.mac, o.name, false)) {
+  ASSIGN_OR_RETURN(std::vector<NetworkLink> host_links, host_netlink_->ListLinks());
+  if (const NetworkLink* l = Locate(host_links, o.mac, o.name, false)) {
     ASSIGN_OR_RETURN(bool changed, RestoreOnHost(record, *l));
     return changed ? RestoreOutcome::kRestored : RestoreOutcome::kAlreadyRestored;
   }
   if (from != nullptr) {
-    ASSIGN_OR_RETURN(std::vector<Link> links, from->ListLinks());
-    if (const Link* l = Locate(links, o.mac, record.container_interface, true)) {
-      if (const Link* clash = topology::FindLinkByName(host_links, o.name)) {
+    ASSIGN_OR_RETURN(std::vector<NetworkLink> links, from->ListLinks());
+    if (const NetworkLink* l = Locate(links, o.mac, record.container_interface, true)) {
+      if (const NetworkLink* clash = topology::FindLinkByName(host_links, o.name)) {
         return absl::FailedPreconditionError(base::StrCat("move ", l->name,
                                                           " back: the host has another link named ",
                                                           o.name, " (index ", clash->index, ")"));
       }
       RETURN_IF_ERROR(from->MoveLinkToNetns(l->index, host_, o.name));
       ASSIGN_OR_RETURN(host_links, host_netlink_->ListLinks());
-      const Link* back = Locate(host_links, o.mac, o.name, true);
+      const NetworkLink* back = Locate(host_links, o.mac, o.name, true);
       if (back == nullptr) {
         return absl::InternalError(
             base::StrCat("link ", o.name, " not found after moving it back"));

@@ -180,8 +180,9 @@ class NetdevAttacher {
                  RdmaNetlink* rdma);
 
   // Host-side checks on a listed link; fills `settings` with what to record.
-  absl::Status CheckHostSide(const NetdevConfig& config, const std::vector<topology::Link>& links,
-                             const topology::Link& link, LinkSettings* settings);
+  absl::Status CheckHostSide(const NetdevConfig& config,
+                             const std::vector<topology::NetworkLink>& links,
+                             const topology::NetworkLink& link, LinkSettings* settings);
   // Whether the RDMA device has to move (exclusive mode); NotFound if absent.
   absl::StatusOr<bool> CheckRdmaDevice(const std::string& device);
   absl::StatusOr<AttachRecord> AlreadyAttached(const NetdevConfig& config,
@@ -191,7 +192,7 @@ class NetdevAttacher {
                                  topology::Netlink& target);
   // Moves the link from `from` (if found there) back to the host, then restores it.
   absl::StatusOr<RestoreOutcome> RestoreFrom(const AttachRecord& record, topology::Netlink* from);
-  absl::StatusOr<bool> RestoreOnHost(const AttachRecord& record, const topology::Link& link);
+  absl::StatusOr<bool> RestoreOnHost(const AttachRecord& record, const topology::NetworkLink& link);
 
   topology::NetworkNamespaces& namespaces_;
   const topology::NetnsHandle host_;

@@ -26,7 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using topology::Address;
 using topology::IpFamily;
-using topology::Link;
+using topology::NetworkLink;
 
 constexpr int kContainerPid = 4242;
 constexpr int kNicIndex = 7;
@@ -44,29 +44,29 @@ class NetdevAttachTest : public ::testing::Test {
  protected:
   void SetUp() override {
     FakeNetlink& host = world_.host();
-    host.AddLink(Link{.index = 1, .name = "lo", .up = true, .loopback = true, .mtu = 65536});
-    host.AddLink(
-        Link{.index = 2, .name = "eth0", .up = true, .mtu = 1500, .mac = "02:fc:00:00:00:01"});
-    host.AddLink(Link{.index = 3,
-                      .name = "br0",
-                      .kind = "bridge",
-                      .up = true,
-                      .mtu = 1500,
-                      .mac = "02:fc:00:00:00:03"});
-    host.AddLink(Link{.index = 4,
-                      .name = "eno2",
-                      .up = true,
-                      .mtu = 1500,
-                      .mac = "02:fc:00:00:00:04",
-                      .master_index = 3});
-    host.AddLink(Link{.index = kNicIndex,
-                      .name = "ens6f0",
-                      .up = true,
-                      .lower_up = true,
-                      .mtu = 1500,
-                      .min_mtu = 68,
-                      .max_mtu = 9978,
-                      .mac = kNicMac});
+    host.AddLink(NetworkLink{.index = 1, .name = "lo", .up = true, .loopback = true, .mtu = 65536});
+    host.AddLink(NetworkLink{
+        .index = 2, .name = "eth0", .up = true, .mtu = 1500, .mac = "02:fc:00:00:00:01"});
+    host.AddLink(NetworkLink{.index = 3,
+                             .name = "br0",
+                             .kind = "bridge",
+                             .up = true,
+                             .mtu = 1500,
+                             .mac = "02:fc:00:00:00:03"});
+    host.AddLink(NetworkLink{.index = 4,
+                             .name = "eno2",
+                             .up = true,
+                             .mtu = 1500,
+                             .mac = "02:fc:00:00:00:04",
+                             .master_index = 3});
+    host.AddLink(NetworkLink{.index = kNicIndex,
+                             .name = "ens6f0",
+                             .up = true,
+                             .lower_up = true,
+                             .mtu = 1500,
+                             .min_mtu = 68,
+                             .max_mtu = 9978,
+                             .mac = kNicMac});
     host.SetDefaultRouteLinks(IpFamily::kIpv4, {2});
     host.AddAddressForTest({.link_index = 2, .prefix = P("192.0.2.2/24")});
     host.AddAddressForTest(
@@ -91,7 +91,7 @@ class NetdevAttachTest : public ::testing::Test {
 
   // The host as it was set up: link, addresses, and no changes recorded.
   void ExpectHostUntouched() {
-    std::optional<Link> nic = world_.host().link("ens6f0");
+    std::optional<NetworkLink> nic = world_.host().link("ens6f0");
     ASSERT_TRUE(nic.has_value());
     EXPECT_EQ(nic->index, kNicIndex);
     EXPECT_EQ(nic->mtu, 1500u);
@@ -117,7 +117,7 @@ TEST_F(NetdevAttachTest, MovesRenamesAndConfiguresTheLink) {
                        attacher_->Attach(Config(), kContainerPid, Target(), StateFile()));
 
   EXPECT_FALSE(world_.host().link("ens6f0").has_value());
-  std::optional<Link> net1 = container_->link("net1");
+  std::optional<NetworkLink> net1 = container_->link("net1");
   ASSERT_TRUE(net1.has_value());
   EXPECT_EQ(net1->mac, kNicMac);
   EXPECT_EQ(net1->mtu, 9000u);
@@ -145,7 +145,7 @@ TEST_F(NetdevAttachTest, MovesRenamesAndConfiguresTheLink) {
 TEST_F(NetdevAttachTest, KeepsMtuWhenNotConfiguredAndWorksWithoutStateFile) {
   NetdevConfig config{.host_interface = "ens6f0", .container_interface = "rdma0"};
   ASSERT_OK(attacher_->Attach(config, kContainerPid, Target(), ""));
-  std::optional<Link> l = container_->link("rdma0");
+  std::optional<NetworkLink> l = container_->link("rdma0");
   ASSERT_TRUE(l.has_value());
   EXPECT_EQ(l->mtu, 1500u);
   EXPECT_TRUE(l->up);
@@ -194,7 +194,7 @@ TEST_F(NetdevAttachTest, RefusesMtuOutsideWhatTheLinkSupports) {
 }
 
 TEST_F(NetdevAttachTest, UsesTheKernelMaximumWhenTheLinkReportsNone) {
-  world_.host().AddLink(Link{.index = 20, .name = "ifb7", .kind = "ifb", .mtu = 1500});
+  world_.host().AddLink(NetworkLink{.index = 20, .name = "ifb7", .kind = "ifb", .mtu = 1500});
   EXPECT_THAT(
       attacher_->Attach({.host_interface = "ifb7", .mtu = 65535}, kContainerPid, Target(), ""),
       IsOkAndHolds(::testing::Field(&AttachRecord::container_interface, "net1")));
@@ -219,12 +219,12 @@ TEST_F(NetdevAttachTest, AllowsTheLinksOwnAddress) {
 }
 
 TEST_F(NetdevAttachTest, RefusesNameClashAndAddressClashInTheTarget) {
-  int idx = container_->AddLink(Link{.name = "net1", .kind = "veth"});
+  int idx = container_->AddLink(NetworkLink{.name = "net1", .kind = "veth"});
   EXPECT_THAT(attacher_->Attach(Config(), kContainerPid, Target(), StateFile()),
               StatusIs(absl::StatusCode::kAlreadyExists,
                        HasSubstr("target namespace already has a link named net1")));
   container_->RemoveLink(idx);
-  int eth = container_->AddLink(Link{.name = "eth0", .kind = "veth"});
+  int eth = container_->AddLink(NetworkLink{.name = "eth0", .kind = "veth"});
   container_->AddAddressForTest({.link_index = eth, .prefix = P("10.10.0.2/16")});
   EXPECT_THAT(
       attacher_->Attach(Config(), kContainerPid, Target(), StateFile()),
@@ -270,7 +270,7 @@ TEST_F(NetdevAttachTest, FailureAfterTheMoveRollsBack) {
   EXPECT_THAT(r,
               StatusIs(absl::StatusCode::kPermissionDenied,
                        ::testing::AllOf(HasSubstr("IPv6 is disabled"), HasSubstr("rolled back"))));
-  std::optional<Link> nic = world_.host().link("ens6f0");
+  std::optional<NetworkLink> nic = world_.host().link("ens6f0");
   ASSERT_TRUE(nic.has_value());
   EXPECT_EQ(nic->mtu, 1500u);
   EXPECT_TRUE(nic->up);
@@ -292,7 +292,7 @@ TEST_F(NetdevAttachTest, FailedRollbackKeepsTheRecordForALaterRestore) {
   ASSERT_TRUE(fs_.Exists(StateFile()));
 
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile()), IsOkAndHolds(RestoreOutcome::kRestored));
-  std::optional<Link> nic = world_.host().link("ens6f0");
+  std::optional<NetworkLink> nic = world_.host().link("ens6f0");
   ASSERT_TRUE(nic.has_value());
   EXPECT_EQ(nic->mtu, 1500u);
   EXPECT_TRUE(nic->up);
@@ -314,7 +314,7 @@ TEST_F(NetdevAttachTest, AttachIsIdempotentForTheSameContainer) {
 TEST_F(NetdevAttachTest, RestoresFromALiveContainer) {
   ASSERT_OK(attacher_->Attach(Config(), kContainerPid, Target(), StateFile()));
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile()), IsOkAndHolds(RestoreOutcome::kRestored));
-  std::optional<Link> nic = world_.host().link("ens6f0");
+  std::optional<NetworkLink> nic = world_.host().link("ens6f0");
   ASSERT_TRUE(nic.has_value());
   EXPECT_EQ(nic->mac, kNicMac);
   EXPECT_EQ(nic->mtu, 1500u);
@@ -361,7 +361,7 @@ TEST_F(NetdevAttachTest, PhysicalNicReturnedByTheKernelIsRenamedAndRestored) {
   world_.KillNamespace(kContainerPid);
   ASSERT_TRUE(world_.host().link("net1").has_value());
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile()), IsOkAndHolds(RestoreOutcome::kRestored));
-  std::optional<Link> nic = world_.host().link("ens6f0");
+  std::optional<NetworkLink> nic = world_.host().link("ens6f0");
   ASSERT_TRUE(nic.has_value());
   EXPECT_EQ(nic->mtu, 1500u);
   EXPECT_TRUE(nic->up);
@@ -370,8 +370,8 @@ TEST_F(NetdevAttachTest, PhysicalNicReturnedByTheKernelIsRenamedAndRestored) {
 }
 
 TEST_F(NetdevAttachTest, VirtualLinkThatDiedWithItsNamespaceIsGone) {
-  world_.host().AddLink(
-      Link{.index = 30, .name = "veth9", .kind = "veth", .mtu = 1500, .mac = "aa:00:00:00:00:09"});
+  world_.host().AddLink(NetworkLink{
+      .index = 30, .name = "veth9", .kind = "veth", .mtu = 1500, .mac = "aa:00:00:00:00:09"});
   ASSERT_OK(attacher_->Attach({.host_interface = "veth9"}, kContainerPid, Target(), StateFile()));
   world_.KillNamespace(kContainerPid);
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile()), IsOkAndHolds(RestoreOutcome::kLinkGone));
@@ -380,7 +380,7 @@ TEST_F(NetdevAttachTest, VirtualLinkThatDiedWithItsNamespaceIsGone) {
 
 TEST_F(NetdevAttachTest, RestoreRefusesToClobberANewLinkWithTheOriginalName) {
   ASSERT_OK(attacher_->Attach(Config(), kContainerPid, Target(), StateFile()));
-  world_.host().AddLink(Link{.name = "ens6f0", .kind = "veth", .mac = "aa:00:00:00:00:10"});
+  world_.host().AddLink(NetworkLink{.name = "ens6f0", .kind = "veth", .mac = "aa:00:00:00:00:10"});
   EXPECT_THAT(attacher_->RestoreFromFile(StateFile(), kContainerPid),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("the host has another link named ens6f0")));

@@ -182,7 +182,7 @@ TEST(HookEditsTest, RefusesWhatTheRuntimeCouldNotRun) {
 class RunNetnsHookTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    world_.host().AddLink(topology::Link{
+    world_.host().AddLink(topology::NetworkLink{
         .index = 7, .name = "ens6f0", .up = true, .mtu = 1500, .mac = "0c:42:a1:00:00:01"});
     world_.AddNamespace(2283);
   }

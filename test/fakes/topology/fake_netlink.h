@@ -57,7 +57,7 @@ class FakeNetlink final : public topology::Netlink {
   // --- State for tests.
 
   // Adds a link; index 0 picks the next free index. Returns the index.
-  int AddLink(topology::Link link) {
+  int AddLink(topology::NetworkLink link) {
     std::lock_guard lock(mu_);
     return AddLinkLocked(std::move(link));
   }
@@ -74,14 +74,14 @@ class FakeNetlink final : public topology::Netlink {
     default_routes_[family] = std::move(indexes);
   }
   // Copies of the current state.
-  std::vector<topology::Link> links() const {
+  std::vector<topology::NetworkLink> links() const {
     std::lock_guard lock(mu_);
     return links_;
   }
-  std::optional<topology::Link> link(std::string_view name) const {
+  std::optional<topology::NetworkLink> link(std::string_view name) const {
     std::lock_guard lock(mu_);
-    const topology::Link* l = topology::FindLinkByName(links_, name);
-    return l ? std::optional<topology::Link>(*l) : std::nullopt;
+    const topology::NetworkLink* l = topology::FindLinkByName(links_, name);
+    return l ? std::optional<topology::NetworkLink>(*l) : std::nullopt;
   }
   std::vector<topology::Address> addresses(int link_index) const {
     std::lock_guard lock(mu_);
@@ -114,7 +114,7 @@ class FakeNetlink final : public topology::Netlink {
 
   // --- Netlink.
 
-  absl::StatusOr<std::vector<topology::Link>> ListLinks() override {
+  absl::StatusOr<std::vector<topology::NetworkLink>> ListLinks() override {
     std::lock_guard lock(mu_);
     if (absl::Status s = TakeFailure(Op::kListLinks); !s.ok()) return s;
     return links_;
@@ -141,7 +141,7 @@ class FakeNetlink final : public topology::Netlink {
   absl::Status RenameLink(int index, std::string_view name) override {
     std::lock_guard lock(mu_);
     if (absl::Status s = TakeFailure(Op::kRename); !s.ok()) return s;
-    topology::Link* l = Find(index);
+    topology::NetworkLink* l = Find(index);
     if (l == nullptr) return NoSuchLink("rename", index);
     if (l->up) return absl::FailedPreconditionError("rename link: device or resource busy");
     if (l->name != name && topology::FindLinkByName(links_, name) != nullptr) {
@@ -154,7 +154,7 @@ class FakeNetlink final : public topology::Netlink {
   absl::Status SetMtu(int index, uint32_t mtu) override {
     std::lock_guard lock(mu_);
     if (absl::Status s = TakeFailure(Op::kSetMtu); !s.ok()) return s;
-    topology::Link* l = Find(index);
+    topology::NetworkLink* l = Find(index);
     if (l == nullptr) return NoSuchLink("set mtu", index);
     uint32_t max = l->max_mtu != 0 ? l->max_mtu : 65535;
     if (mtu < l->min_mtu || mtu > max) {
@@ -167,7 +167,7 @@ class FakeNetlink final : public topology::Netlink {
   absl::Status SetUp(int index, bool up) override {
     std::lock_guard lock(mu_);
     if (absl::Status s = TakeFailure(Op::kSetUp); !s.ok()) return s;
-    topology::Link* l = Find(index);
+    topology::NetworkLink* l = Find(index);
     if (l == nullptr) return NoSuchLink("set up", index);
     l->up = up;
     l->lower_up = up;
@@ -239,7 +239,7 @@ class FakeNetlink final : public topology::Netlink {
     it->second.erase(it->second.begin());
     return s;
   }
-  topology::Link* Find(int index) {
+  topology::NetworkLink* Find(int index) {
     for (auto& l : links_) {
       if (l.index == index) return &l;
     }
@@ -248,7 +248,7 @@ class FakeNetlink final : public topology::Netlink {
   static absl::Status NoSuchLink(std::string_view what, int index) {
     return absl::NotFoundError(base::StrCat(what, ": link ", index, ": no such device"));
   }
-  int AddLinkLocked(topology::Link link) {
+  int AddLinkLocked(topology::NetworkLink link) {
     if (link.index == 0 || Find(link.index) != nullptr) {
       int max = 0;
       for (const auto& l : links_) max = std::max(max, l.index);
@@ -269,7 +269,7 @@ class FakeNetlink final : public topology::Netlink {
   FakeNetworkNamespaces* const world_;
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
-  std::vector<topology::Link> links_;
+  std::vector<topology::NetworkLink> links_;
   std::vector<topology::Address> addresses_;
   std::map<topology::IpFamily, std::vector<int>> default_routes_;
   std::map<Op, std::vector<absl::Status>> failures_;
@@ -291,7 +291,7 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
     std::lock_guard lock(mu_);
     auto ns = std::make_unique<FakeNetlink>(
         topology::NetnsId{.device = 4, .inode = 1001 + namespaces_.size()}, this);
-    ns->AddLink(topology::Link{
+    ns->AddLink(topology::NetworkLink{
         .index = 1, .name = "lo", .up = true, .lower_up = true, .loopback = true, .mtu = 65536});
     FakeNetlink& ref = *ns;
     namespaces_.push_back(Entry{pid, std::move(path), std::move(ns)});
@@ -309,7 +309,7 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
       dead = std::move(it->ns);
       namespaces_.erase(it);
     }
-    for (topology::Link l : dead->links()) {
+    for (topology::NetworkLink l : dead->links()) {
       if (l.loopback || !l.kind.empty()) continue;
       l.up = false;
       l.lower_up = false;
@@ -379,7 +379,9 @@ class FakeNetworkNamespaces final : public topology::NetworkNamespaces {
   class Proxy final : public topology::Netlink {
    public:
     explicit Proxy(FakeNetlink& ns) : ns_(ns) {}
-    absl::StatusOr<std::vector<topology::Link>> ListLinks() override { return ns_.ListLinks(); }
+    absl::StatusOr<std::vector<topology::NetworkLink>> ListLinks() override {
+      return ns_.ListLinks();
+    }
     absl::StatusOr<std::vector<topology::Address>> ListAddresses(int i) override {
       return ns_.ListAddresses(i);
     }
@@ -440,10 +442,10 @@ inline absl::Status FakeNetlink::MoveLinkToNetns(int index, const topology::Netn
   }
   std::scoped_lock lock(mu_, dst->mu_);
   if (absl::Status s = TakeFailure(Op::kMove); !s.ok()) return s;
-  topology::Link* l = Find(index);
+  topology::NetworkLink* l = Find(index);
   if (l == nullptr) return NoSuchLink("move", index);
   if (l->loopback) return absl::InvalidArgumentError("move link: the interface netns is immutable");
-  topology::Link moved = *l;
+  topology::NetworkLink moved = *l;
   if (!name_in_target.empty()) moved.name = std::string(name_in_target);
   if (topology::FindLinkByName(dst->links_, moved.name) != nullptr) {
     return absl::AlreadyExistsError(base::StrCat("move link: ", moved.name, " exists in target"));
