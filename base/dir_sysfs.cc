@@ -56,6 +56,16 @@ std::string DirSysfs::Full(std::string_view path) const {
 }
 
 absl::StatusOr<std::string> DirSysfs::ReadAttribute(std::string_view path) const {
+  return Read(path, kMaxAttributeBytes, /*truncate=*/false);
+}
+
+absl::StatusOr<std::string> DirSysfs::ReadAttributePrefix(std::string_view path,
+                                                          size_t max_bytes) const {
+  return Read(path, std::min(max_bytes, kMaxAttributeBytes), /*truncate=*/true);
+}
+
+absl::StatusOr<std::string> DirSysfs::Read(std::string_view path, size_t max_bytes,
+                                           bool truncate) const {
   std::string full = Full(path);
   int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) {
@@ -72,7 +82,14 @@ absl::StatusOr<std::string> DirSysfs::ReadAttribute(std::string_view path) const
   std::string out;
   char buf[4096];
   while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
+    // With truncate, never ask for more than is wanted: binary attributes
+    // (config space) do work per byte read.
+    size_t want = sizeof(buf);
+    if (truncate) {
+      if (out.size() >= max_bytes) break;
+      want = std::min(want, max_bytes - out.size());
+    }
+    ssize_t n = ::read(fd, buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -81,7 +98,7 @@ absl::StatusOr<std::string> DirSysfs::ReadAttribute(std::string_view path) const
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxAttributeBytes) {
+    if (!truncate && out.size() > max_bytes) {
       ::close(fd);
       return absl::OutOfRangeError(StrCat("read ", full, ": larger than 1 MiB"));
     }

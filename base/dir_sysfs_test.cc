@@ -52,6 +52,24 @@ TEST_F(DirSysfsTest, MissingAttributeIsNotFound) {
               StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("numa_node")));
 }
 
+TEST_F(DirSysfsTest, ReadsAPrefixOfABinaryAttribute) {
+  std::string config(4096, '\0');
+  for (size_t i = 0; i < config.size(); ++i) config[i] = static_cast<char>(i & 0xff);
+  Write("devices/pci0000:80/0000:80:02.2/0000:82:00.0/config", config);
+  DirSysfs sysfs(root_);
+  EXPECT_THAT(sysfs.ReadAttributePrefix("bus/pci/devices/0000:82:00.0/config", 64),
+              IsOkAndHolds(config.substr(0, 64)));
+  // Shorter files come back whole; missing ones keep ReadAttribute's code.
+  EXPECT_THAT(sysfs.ReadAttributePrefix("bus/pci/devices/0000:82:00.0/vendor", 64),
+              IsOkAndHolds("0x15b3\n"));
+  EXPECT_THAT(sysfs.ReadAttributePrefix("bus/pci/devices/0000:82:00.0/missing", 64),
+              StatusIs(absl::StatusCode::kNotFound));
+  // The default implementation (used by wrappers) truncates the same way.
+  tessera::testing::FaultySysfs faulty(sysfs);
+  EXPECT_THAT(faulty.ReadAttributePrefix("bus/pci/devices/0000:82:00.0/config", 256),
+              IsOkAndHolds(config.substr(0, 256)));
+}
+
 TEST_F(DirSysfsTest, ListsSorted) {
   DirSysfs sysfs(root_);
   EXPECT_THAT(sysfs.ListDir("bus/pci/devices"),

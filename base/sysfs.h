@@ -31,6 +31,16 @@ class Sysfs {
   // with base/parse.h). NotFound when absent, PermissionDenied, or another code
   // from the errno. Reads at most 1 MiB.
   virtual absl::StatusOr<std::string> ReadAttribute(std::string_view path) const = 0;
+  // Reads at most `max_bytes` of an attribute. For binary attributes such as
+  // a PCI function's "config", where every byte read costs a config-space
+  // access on real hardware. Same codes as ReadAttribute. The default reads
+  // the whole attribute and truncates it.
+  virtual absl::StatusOr<std::string> ReadAttributePrefix(std::string_view path,
+                                                          size_t max_bytes) const {
+    absl::StatusOr<std::string> all = ReadAttribute(path);
+    if (all.ok() && all->size() > max_bytes) all->resize(max_bytes);
+    return all;
+  }
   // Lists the entry names of a directory (not "." or ".."), sorted.
   virtual absl::StatusOr<std::vector<std::string>> ListDir(std::string_view path) const = 0;
   // Returns a symlink's target as stored (may be relative). InvalidArgument if
@@ -54,6 +64,8 @@ class DirSysfs final : public Sysfs {
   explicit DirSysfs(std::string root);
 
   absl::StatusOr<std::string> ReadAttribute(std::string_view path) const override;
+  absl::StatusOr<std::string> ReadAttributePrefix(std::string_view path,
+                                                  size_t max_bytes) const override;
   absl::StatusOr<std::vector<std::string>> ListDir(std::string_view path) const override;
   absl::StatusOr<std::string> ReadLink(std::string_view path) const override;
   absl::StatusOr<std::string> Resolve(std::string_view path) const override;
@@ -63,6 +75,7 @@ class DirSysfs final : public Sysfs {
 
  private:
   std::string Full(std::string_view path) const;
+  absl::StatusOr<std::string> Read(std::string_view path, size_t max_bytes, bool truncate) const;
   bool StatPath(std::string_view path, struct stat* st) const;
   const std::string root_;
 };

@@ -53,7 +53,22 @@ enum class OsDeviceType {
   kBlock,
   kOther,
 };
-std::string_view OsDeviceTypeName(OsDeviceType type);
+std::string_view OsDeviceTypeName(OsDeviceType type);  // "network", "openfabrics", "gpu", ...
+
+// The PCIe port type of a bridge, from the PCI Express capability in config
+// space (PCIe Base Specification, "PCI Express Capabilities Register", device/
+// port type field). kUnknown when config space was not readable (hwloc XML,
+// a non-root read of a capture, a conventional PCI bridge).
+enum class PciePortType {
+  kUnknown,
+  kRootPort,
+  kSwitchUpstream,
+  kSwitchDownstream,
+  kPcieToPciBridge,  // e.g. the ASPEED AST1150 in front of a BMC's VGA chip
+  kPciToPcieBridge,
+  kOther,  // an endpoint type on a bridge-class function, or a reserved value
+};
+std::string_view PciePortTypeName(PciePortType type);  // "root-port", "switch-upstream", ...
 
 struct OsDevice {
   std::string name;
@@ -61,6 +76,8 @@ struct OsDevice {
   // What hwloc or sysfs told about it: "NodeGUID", "Address", "Port", "GPUModel",
   // "NVIDIAUUID", "AMDUUID", "Backend", ... (hwloc info names where they exist).
   std::map<std::string, std::string> info;
+
+  friend bool operator==(const OsDevice&, const OsDevice&) = default;
 };
 
 struct NumaNode {
@@ -70,6 +87,8 @@ struct NumaNode {
   // SLIT distances to every NUMA node of the model, in the order of
   // NodeTopology::numa_nodes; empty when unknown.
   std::vector<int> distances;
+
+  friend bool operator==(const NumaNode&, const NumaNode&) = default;
 };
 
 // A PCIe host bridge / root complex. Its name is the standard
@@ -79,6 +98,8 @@ struct PciRoot {
   uint32_t domain = 0;
   uint8_t first_bus = 0;
   uint8_t last_bus = 0;
+
+  friend bool operator==(const PciRoot&, const PciRoot&) = default;
 };
 
 // A PCI-to-PCI bridge: a root port, a switch upstream or downstream port, or a
@@ -91,6 +112,13 @@ struct PciBridge {
   int parent = -1;  // index into bridges; -1 when directly below the host bridge (a root port)
   uint8_t secondary_bus = 0;
   uint8_t subordinate_bus = 0;
+  PciePortType port_type = PciePortType::kUnknown;
+  // True when this bridge is the upstream port of a PCIe switch, decided from
+  // port_type when known and from the shape of the tree otherwise
+  // (topology/locality.h, docs/topology.md).
+  bool switch_upstream = false;
+
+  friend bool operator==(const PciBridge&, const PciBridge&) = default;
 };
 
 struct PciDevice {
@@ -126,6 +154,8 @@ struct PciDevice {
 
   // Convenience: the first OS device of this type, or nullptr.
   const OsDevice* FindOsDevice(OsDeviceType type) const;
+
+  friend bool operator==(const PciDevice&, const PciDevice&) = default;
 };
 
 // The relation of two devices, for every accelerator-NIC and
@@ -134,6 +164,8 @@ struct Link {
   int a = -1;
   int b = -1;
   LinkType type = LinkType::kSys;
+
+  friend bool operator==(const Link&, const Link&) = default;
 };
 
 struct NodeTopology {
@@ -144,6 +176,9 @@ struct NodeTopology {
   std::vector<PciBridge> bridges;    // sorted by address
   std::vector<PciDevice> devices;    // every non-bridge PCI function, sorted by address
   std::vector<Link> links;
+  // Degraded results met while loading, one line each ("0000:05:00.0: numa_node
+  // \"x\" is not a number; NUMA node unknown"). Empty on a clean load.
+  std::vector<std::string> warnings;
 
   const PciDevice* FindDevice(const base::PciAddress& address) const;
   const NumaNode* FindNumaNode(int id) const;
@@ -152,6 +187,8 @@ struct NodeTopology {
   // The relation between two devices of this model (also for pairs not in links).
   LinkType Relation(const PciDevice& a, const PciDevice& b) const;
   std::vector<const PciDevice*> DevicesOfKind(DeviceKind kind) const;
+
+  friend bool operator==(const NodeTopology&, const NodeTopology&) = default;
 };
 
 }  // namespace tessera::topology

@@ -1,0 +1,146 @@
+#include "topology/hwloc_topology.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test/fakes/base/temp_dir.h"
+#include "test/fakes/topology/sysfs_tree.h"
+#include "test/matchers/status_matchers.h"
+#include "topology/sysfs_pci.h"
+
+namespace tessera::topology {
+namespace {
+
+using ::tessera::testing::BundledNodeDir;
+using ::tessera::testing::StatusIs;
+using ::tessera::testing::SysfsTree;
+using ::tessera::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+HwlocSource FsRoot(std::string path, HwlocIo io = HwlocIo::kNone) {
+  return {.kind = HwlocSource::Kind::kFsRoot, .path = std::move(path), .io = io};
+}
+HwlocSource Xml(std::string path) {
+  return {.kind = HwlocSource::Kind::kXmlFile, .path = std::move(path), .io = HwlocIo::kPciAndOsDevices};
+}
+
+TEST(HwlocTopologyTest, ReadsNumaNodesOfACapturedRoot) {
+  auto hwloc = HwlocTopology::Load(FsRoot(BundledNodeDir()));
+  ASSERT_TRUE(hwloc.ok()) << hwloc.status();
+  NodeTopology t = (*hwloc)->Extract();
+  ASSERT_EQ(t.numa_nodes.size(), 2u);
+  EXPECT_EQ(t.numa_nodes[0].id, 0);
+  EXPECT_EQ(t.numa_nodes[0].cpus.ToListString(), "0-55,112-167");
+  EXPECT_EQ(t.numa_nodes[1].cpus.ToListString(), "56-111,168-223");
+  EXPECT_EQ(t.numa_nodes[1].memory_bytes, 1056715548ull * 1024);
+  EXPECT_THAT(t.numa_nodes[0].distances, ElementsAre(10, 21));
+  EXPECT_THAT(t.numa_nodes[1].distances, ElementsAre(21, 10));
+  // CPU/NUMA only: no PCI was asked for.
+  EXPECT_THAT(t.devices, IsEmpty());
+  EXPECT_THAT(t.roots, IsEmpty());
+}
+
+TEST(HwlocTopologyTest, ItsPciTreeAgreesWithOurSysfsReader) {
+  // Two independent readers of the same capture must see the same tree.
+  auto hwloc = HwlocTopology::Load(FsRoot(BundledNodeDir(), HwlocIo::kPciAndOsDevices));
+  ASSERT_TRUE(hwloc.ok()) << hwloc.status();
+  NodeTopology h = (*hwloc)->Extract();
+
+  base::DirSysfs sys(BundledNodeDir() + "/sys");
+  auto scan = ReadSysfsPci(sys, nullptr);
+  ASSERT_TRUE(scan.ok());
+  PciTree ours = BuildPciTree(scan->functions);
+
+  ASSERT_EQ(h.roots.size(), ours.roots.size());
+  for (size_t i = 0; i < h.roots.size(); ++i) EXPECT_EQ(h.roots[i].name, ours.roots[i].name);
+  ASSERT_EQ(h.bridges.size(), ours.bridges.size());
+  for (size_t i = 0; i < h.bridges.size(); ++i) {
+    EXPECT_EQ(h.bridges[i].address, ours.bridges[i].address);
+    EXPECT_EQ(h.bridges[i].parent, ours.bridges[i].parent) << h.bridges[i].address.ToString();
+    EXPECT_EQ(h.bridges[i].root, ours.bridges[i].root);
+    EXPECT_EQ(h.bridges[i].secondary_bus, ours.bridges[i].secondary_bus);
+    EXPECT_EQ(h.bridges[i].subordinate_bus, ours.bridges[i].subordinate_bus);
+  }
+  ASSERT_EQ(h.devices.size(), ours.devices.size());
+  for (size_t i = 0; i < h.devices.size(); ++i) {
+    const PciDevice& a = h.devices[i];
+    const PciDevice& b = ours.devices[i];
+    EXPECT_EQ(a.address, b.address);
+    EXPECT_EQ(a.vendor_id, b.vendor_id);
+    EXPECT_EQ(a.device_id, b.device_id);
+    EXPECT_EQ(a.class_code >> 8, b.class_code >> 8);
+    EXPECT_EQ(a.subsystem_device_id, b.subsystem_device_id);
+    EXPECT_EQ(a.root, b.root) << a.address.ToString();
+    EXPECT_EQ(a.parent_bridge, b.parent_bridge) << a.address.ToString();
+  }
+}
+
+TEST(HwlocTopologyTest, ExportedXmlLoadsBackWithOsDevices) {
+  auto hwloc = HwlocTopology::Load(FsRoot(BundledNodeDir(), HwlocIo::kPciAndOsDevices));
+  ASSERT_TRUE(hwloc.ok()) << hwloc.status();
+  auto xml = (*hwloc)->ExportXml();
+  ASSERT_TRUE(xml.ok()) << xml.status();
+  EXPECT_THAT(*xml, HasSubstr("<topology"));
+
+  TempDir dir;
+  const std::string path = dir.Sub("node.xml");
+  std::ofstream(path) << *xml;
+  auto again = HwlocTopology::Load(Xml(path));
+  ASSERT_TRUE(again.ok()) << again.status();
+  NodeTopology t = (*again)->Extract();
+  EXPECT_EQ(t.numa_nodes, (*hwloc)->Extract().numa_nodes);
+  auto nic = std::find_if(t.devices.begin(), t.devices.end(), [](const PciDevice& d) {
+    return d.address == *base::PciAddress::Parse("0000:1b:00.0");
+  });
+  ASSERT_NE(nic, t.devices.end());
+  ASSERT_NE(nic->FindOsDevice(OsDeviceType::kOpenFabrics), nullptr);
+  EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kOpenFabrics)->name, "mlx5_0");
+  EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kOpenFabrics)->info.at("NodeGUID"), "b83f:d203:00a1:0010");
+  EXPECT_EQ(nic->FindOsDevice(OsDeviceType::kNetwork)->name, "ibp27s0");
+  EXPECT_EQ(nic->local_cpus.ToListString(), "0-55,112-167");
+}
+
+TEST(HwlocTopologyTest, MissingInputsAreNotFound) {
+  EXPECT_THAT(HwlocTopology::Load(Xml("/nonexistent/topo.xml")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/topo.xml")));
+  EXPECT_THAT(HwlocTopology::Load(FsRoot("/nonexistent-root")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent-root")));
+}
+
+TEST(HwlocTopologyTest, UnreadableXmlIsInvalidArgument) {
+  TempDir dir;
+  for (std::string_view content : {"garbage", "<topology version=\"2.0\"><object type=\"Bogus\"/>",
+                                   "", "<?xml version=\"1.0\"?>\n<notatopology/>\n"}) {
+    const std::string path = dir.Sub("bad.xml");
+    std::ofstream(path, std::ios::trunc) << content;
+    EXPECT_THAT(HwlocTopology::Load(Xml(path)), StatusIs(absl::StatusCode::kInvalidArgument))
+        << content;
+  }
+}
+
+TEST(HwlocTopologyTest, ARootWithoutCpusNeverFallsBackToThisMachine) {
+  // hwloc would otherwise describe the machine the test runs on.
+  TempDir dir;
+  SysfsTree tree(dir.path());
+  tree.Dir("sys/bus/pci/devices");
+  EXPECT_THAT(HwlocTopology::Load(FsRoot(dir.path())), StatusIs(absl::StatusCode::kNotFound));
+  tree.Dir("sys/devices/system/cpu");  // present but empty
+  EXPECT_THAT(HwlocTopology::Load(FsRoot(dir.path())), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(HwlocTopologyTest, LeavesTheEnvironmentAsItFoundIt) {
+  ::setenv("HWLOC_FSROOT", "/somewhere-else", 1);
+  auto hwloc = HwlocTopology::Load(FsRoot(BundledNodeDir()));
+  ASSERT_TRUE(hwloc.ok()) << hwloc.status();
+  EXPECT_EQ((*hwloc)->Extract().numa_nodes.size(), 2u);
+  EXPECT_STREQ(::getenv("HWLOC_FSROOT"), "/somewhere-else");
+  ::unsetenv("HWLOC_FSROOT");
+  ASSERT_TRUE(HwlocTopology::Load(FsRoot(BundledNodeDir())).ok());
+  EXPECT_EQ(::getenv("HWLOC_FSROOT"), nullptr);
+}
+
+}  // namespace
+}  // namespace tessera::topology
