@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,24 @@ struct WriteOptions {
   // fsync the file before the rename and the directory after it, so the write
   // survives a crash or power loss once this returns. Off only for caches.
   bool durable = true;
+};
+
+// A file opened for appending (the checkpoint journal). Not safe for
+// concurrent use; owned by one writer. Must not outlive the Filesystem that
+// opened it.
+class AppendFile {
+ public:
+  virtual ~AppendFile() = default;
+  AppendFile() = default;
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  // Appends all of `data` at the end of the file. On error a prefix of `data`
+  // may have been written (a full disk part-way through).
+  virtual absl::Status Append(std::string_view data) = 0;
+  // fdatasync(2): everything appended so far, and the file size, is on stable
+  // storage when this returns OK.
+  virtual absl::Status Sync() = 0;
 };
 
 class Filesystem {
@@ -49,6 +68,12 @@ class Filesystem {
   // mkdir -p with `mode` for the directories it creates. OK if they exist.
   virtual absl::Status CreateDirectories(const std::string& path, mode_t mode) = 0;
   virtual bool Exists(const std::string& path) const = 0;
+  // Opens `path` for appending, creating it with `mode` when absent. The
+  // directory entry of a newly created file is not synced: create the file
+  // with WriteFileAtomic first when its existence must survive a crash.
+  // The default implementation returns Unimplemented.
+  virtual absl::StatusOr<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path,
+                                                                 mode_t mode);
 };
 
 // The real filesystem. Counts fsync calls, so the prepare path's durability
@@ -63,8 +88,11 @@ class RealFilesystem final : public Filesystem {
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) const override;
   absl::Status CreateDirectories(const std::string& path, mode_t mode) override;
   bool Exists(const std::string& path) const override;
+  absl::StatusOr<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path,
+                                                         mode_t mode) override;
 
-  // Number of fsync(2) calls made so far (files and directories).
+  // Number of fsync(2) and fdatasync(2) calls made so far (files, directories
+  // and AppendFile::Sync).
   uint64_t fsync_count() const { return fsyncs_.load(std::memory_order_relaxed); }
 
  private:

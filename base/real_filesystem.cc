@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <random>
+#include <utility>
 
 #include "base/filesystem.h"
 #include "base/strings.h"
@@ -26,6 +27,26 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
   }
   return absl::OkStatus();
 }
+
+class RealAppendFile final : public AppendFile {
+ public:
+  RealAppendFile(int fd, std::string path, std::atomic<uint64_t>& fsyncs)
+      : fd_(fd), path_(std::move(path)), fsyncs_(fsyncs) {}
+  ~RealAppendFile() override { ::close(fd_); }
+
+  absl::Status Append(std::string_view data) override { return WriteAll(fd_, data, path_); }
+
+  absl::Status Sync() override {
+    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    if (::fdatasync(fd_) != 0) return ErrnoStatus(errno, StrCat("fdatasync ", path_));
+    return absl::OkStatus();
+  }
+
+ private:
+  const int fd_;
+  const std::string path_;
+  std::atomic<uint64_t>& fsyncs_;
+};
 
 std::string TempName(const std::string& path) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -148,6 +169,19 @@ absl::Status RealFilesystem::CreateDirectories(const std::string& path, mode_t m
     return absl::FailedPreconditionError(StrCat("create directory ", path, ": not a directory"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<AppendFile>> Filesystem::OpenAppend(const std::string& path,
+                                                                   mode_t mode) {
+  (void)mode;
+  return absl::UnimplementedError(StrCat("open ", path, " for appending: not supported"));
+}
+
+absl::StatusOr<std::unique_ptr<AppendFile>> RealFilesystem::OpenAppend(const std::string& path,
+                                                                       mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus(errno, StrCat("open ", path, " for appending"));
+  return std::unique_ptr<AppendFile>(std::make_unique<RealAppendFile>(fd, path, fsyncs_));
 }
 
 bool RealFilesystem::Exists(const std::string& path) const {

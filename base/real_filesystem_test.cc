@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "base/filesystem.h"
 #include "gtest/gtest.h"
@@ -82,6 +83,53 @@ TEST(RealFilesystemTest, FaultyFilesystemInjectsDiskFull) {
   EXPECT_THAT(fs.WriteFileAtomic(dir.Sub("x"), "data", {}),
               StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_FALSE(fs.Exists(dir.Sub("x")));
+}
+
+TEST(RealFilesystemTest, AppendFileAppendsAndCountsDataSyncs) {
+  tessera::testing::TempDir dir;
+  RealFilesystem fs;
+  const std::string path = dir.Sub("journal");
+  ASSERT_OK(fs.WriteFileAtomic(path, "head\n", {.mode = 0600, .durable = false}));
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<AppendFile> file, fs.OpenAppend(path, 0600));
+    ASSERT_OK(file->Append("one\n"));
+    ASSERT_OK(file->Append("two\n"));
+    EXPECT_EQ(fs.fsync_count(), 0u);
+    ASSERT_OK(file->Sync());
+    EXPECT_EQ(fs.fsync_count(), 1u);
+  }
+  EXPECT_THAT(fs.ReadFile(path), IsOkAndHolds("head\none\ntwo\n"));
+  // Reopening appends after the existing data; a missing file is created.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<AppendFile> again, fs.OpenAppend(path, 0600));
+  ASSERT_OK(again->Append("three\n"));
+  EXPECT_THAT(fs.ReadFile(path), IsOkAndHolds("head\none\ntwo\nthree\n"));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<AppendFile> fresh, fs.OpenAppend(dir.Sub("new"), 0600));
+  EXPECT_THAT(fs.ReadFile(dir.Sub("new")), IsOkAndHolds(""));
+}
+
+TEST(RealFilesystemTest, OpenAppendInMissingDirectoryIsNotFound) {
+  tessera::testing::TempDir dir;
+  RealFilesystem fs;
+  EXPECT_THAT(fs.OpenAppend(dir.Sub("missing/journal"), 0600),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(FaultyFilesystemTest, FailedAppendCanLeaveAPartialWrite) {
+  tessera::testing::TempDir dir;
+  RealFilesystem real;
+  tessera::testing::FaultyFilesystem fs(real);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<AppendFile> file, fs.OpenAppend(dir.Sub("j"), 0600));
+  fs.set_partial_append_bytes(3);
+  fs.set_injector([](std::string_view op, const std::string&) {
+    return op == "append" ? absl::ResourceExhaustedError("no space left on device")
+                          : absl::OkStatus();
+  });
+  EXPECT_THAT(file->Append("abcdef"), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(fs.ReadFile(dir.Sub("j")), IsOkAndHolds("abc"));
+  fs.set_injector([](std::string_view op, const std::string&) {
+    return op == "sync" ? absl::DataLossError("io error") : absl::OkStatus();
+  });
+  EXPECT_THAT(file->Sync(), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST(PathTest, DirNameAndBaseName) {

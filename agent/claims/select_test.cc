@@ -1,0 +1,165 @@
+#include "agent/claims/select.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "test/matchers/status_matchers.h"
+
+namespace tessera::agent {
+namespace {
+
+using ::tessera::testing::IsOk;
+using ::tessera::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const SelectOptions kGpu{.driver = "gpu.tessera.dev", .pool = "node-1"};
+
+AllocationResult Result(std::string request, std::string device,
+                        std::string driver = "gpu.tessera.dev", std::string pool = "node-1") {
+  return {.request = std::move(request),
+          .driver = std::move(driver),
+          .pool = std::move(pool),
+          .device = std::move(device)};
+}
+
+AllocationConfig Config(std::string source, std::string mode,
+                        std::vector<std::string> requests = {},
+                        std::string driver = "gpu.tessera.dev") {
+  return {.source = std::move(source),
+          .requests = std::move(requests),
+          .driver = std::move(driver),
+          .parameters = {{"kind", "FakeConfig"}, {"mode", std::move(mode)}}};
+}
+
+ResourceClaim Claim(std::vector<AllocationResult> results,
+                    std::vector<AllocationConfig> configs = {}) {
+  return {.namespace_ = "team-a",
+          .name = "train",
+          .uid = "uid-1",
+          .allocated = true,
+          .results = std::move(results),
+          .configs = std::move(configs)};
+}
+
+std::vector<std::string> Modes(const drivers::DeviceAllocation& d) {
+  std::vector<std::string> out;
+  for (const drivers::OpaqueConfig& c : d.configs) {
+    out.push_back(c.source + ":" + c.parameters["mode"].get<std::string>());
+  }
+  return out;
+}
+
+TEST(SelectForDriverTest, KeepsOurResultsInClaimOrderWithBaseRequestNames) {
+  ResourceClaim claim =
+      Claim({Result("gpus/large", "gpu-3"), Result("nic", "mlx5-0", "rdma.tessera.dev"),
+             Result("gpus/large", "gpu-1"), Result("other", "x-0", "gpu.example.com")});
+  ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
+  EXPECT_EQ(req.claim_uid, "uid-1");
+  EXPECT_EQ(req.claim_namespace, "team-a");
+  EXPECT_EQ(req.claim_name, "train");
+  ASSERT_EQ(req.devices.size(), 2u);
+  EXPECT_EQ(req.devices[0].device, "gpu-3");
+  EXPECT_EQ(req.devices[0].request, "gpus");
+  EXPECT_EQ(req.devices[1].device, "gpu-1");
+  // Only drivers of our domain are peers.
+  ASSERT_EQ(req.peers.size(), 1u);
+  EXPECT_EQ(req.peers[0].driver, "rdma.tessera.dev");
+  EXPECT_EQ(req.peers[0].device, "mlx5-0");
+  EXPECT_EQ(req.peers[0].request, "nic");
+}
+
+TEST(SelectForDriverTest, AppliesClassConfigsBeforeClaimConfigs) {
+  // The claim lists a FromClaim config first; FromClass must still come first.
+  ResourceClaim claim = Claim({Result("gpu", "gpu-0")},
+                              {Config("FromClaim", "claim-1"), Config("FromClass", "class-1"),
+                               Config("FromClaim", "claim-2"), Config("FromClass", "class-2")});
+  ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
+  EXPECT_THAT(Modes(req.devices[0]), ElementsAre("FromClass:class-1", "FromClass:class-2",
+                                                 "FromClaim:claim-1", "FromClaim:claim-2"));
+}
+
+TEST(SelectForDriverTest, MatchesConfigsToRequests) {
+  ResourceClaim claim = Claim(
+      {Result("train/big", "gpu-0"), Result("infer", "gpu-1")},
+      {Config("FromClaim", "all"), Config("FromClaim", "base", {"train"}),
+       Config("FromClaim", "sub", {"train/big"}), Config("FromClaim", "other-sub", {"train/small"}),
+       Config("FromClaim", "infer-only", {"infer"}),
+       Config("FromClaim", "not-ours", {}, "rdma.tessera.dev")});
+  ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
+  EXPECT_THAT(Modes(req.devices[0]),
+              ElementsAre("FromClaim:all", "FromClaim:base", "FromClaim:sub"));
+  EXPECT_THAT(Modes(req.devices[1]), ElementsAre("FromClaim:all", "FromClaim:infer-only"));
+}
+
+TEST(SelectForDriverTest, EnforcesTheOpaqueParameterLimitOnOurConfigsOnly) {
+  auto with_size = [](size_t bytes, std::string driver) {
+    AllocationConfig c = Config("FromClaim", "", {}, std::move(driver));
+    c.parameters["mode"] = "";
+    c.parameters["mode"] = std::string(bytes - c.parameters.dump().size(), 'x');
+    return c;
+  };
+  EXPECT_EQ(with_size(10240, "gpu.tessera.dev").parameters.dump().size(), 10240u);
+  EXPECT_THAT(
+      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10240, "gpu.tessera.dev")}), kGpu),
+      IsOk());
+  EXPECT_THAT(
+      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10241, "gpu.tessera.dev")}), kGpu),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("status.allocation.devices.config[0].opaque.parameters: 10241 bytes, "
+                         "more than the 10240 allowed")));
+  // Another driver's oversized config is that driver's business.
+  EXPECT_THAT(SelectForDriver(
+                  Claim({Result("gpu", "gpu-0")}, {with_size(20000, "rdma.tessera.dev")}), kGpu),
+              IsOk());
+}
+
+TEST(SelectForDriverTest, RejectsMalformedInput) {
+  AllocationConfig array_params = Config("FromClaim", "x");
+  array_params.parameters = nlohmann::json::array({1, 2});
+  EXPECT_THAT(SelectForDriver(
+                  Claim({Result("gpu", "gpu-0")}, {Config("FromClass", "a"), array_params}), kGpu),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config[1].opaque.parameters: expected object, got array")));
+  EXPECT_THAT(
+      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {Config("FromSomewhere", "a")}), kGpu),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config[0].source")));
+  EXPECT_THAT(
+      SelectForDriver(Claim({Result("gpu", "gpu-0", "gpu.tessera.dev", "node-2")}), kGpu),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("results[0].pool: \"node-2\" is not this node's pool \"node-1\"")));
+  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "")}), kGpu),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("results[0].device")));
+  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "gpu-0"), Result("gpu", "gpu-0")}), kGpu),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("allocated twice")));
+  AllocationResult bad_share = Result("gpu", "gpu-0");
+  bad_share.share_id = "../../x";
+  EXPECT_THAT(SelectForDriver(Claim({bad_share}), kGpu),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shareID")));
+}
+
+TEST(SelectForDriverTest, TwoSharesOfOneDeviceAreDistinct) {
+  AllocationResult a = Result("gpu", "gpu-0");
+  a.share_id = "3a9e1c04-5b6d-4e7f-8a90-b1c2d3e4f5a6";
+  AllocationResult b = Result("gpu", "gpu-0");
+  b.share_id = "9f8e7d6c-5b6d-4e7f-8a90-b1c2d3e4f5a6";
+  ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(Claim({a, b}), kGpu));
+  ASSERT_EQ(req.devices.size(), 2u);
+  EXPECT_EQ(req.devices[1].share_id, b.share_id);
+}
+
+TEST(SelectForDriverTest, NoResultForUsIsFailedPrecondition) {
+  EXPECT_THAT(SelectForDriver(Claim({Result("nic", "mlx5-0", "rdma.tessera.dev")}), kGpu),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("gpu.tessera.dev")));
+  EXPECT_THAT(SelectForDriver(Claim({}), kGpu), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SelectForDriverTest, BaseRequestName) {
+  EXPECT_EQ(BaseRequestName("gpu"), "gpu");
+  EXPECT_EQ(BaseRequestName("gpu/small"), "gpu");
+  EXPECT_THAT(BaseRequestName(""), IsEmpty());
+}
+
+}  // namespace
+}  // namespace tessera::agent
