@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "base/clock.h"
 
@@ -24,8 +25,10 @@ class FakeClock final : public base::Clock {
   bool SleepUntil(MonoTime deadline, std::stop_token stop) override {
     std::unique_lock lock(mu_);
     ++sleepers_;
+    auto entry = deadlines_.insert(deadline);
     sleepers_cv_.notify_all();
     bool reached = cv_.wait(lock, stop, [&] { return mono_ >= deadline; });
+    deadlines_.erase(entry);
     --sleepers_;
     return reached;
   }
@@ -46,11 +49,24 @@ class FakeClock final : public base::Clock {
     sleepers_cv_.wait(lock, [&] { return sleepers_ >= n; });
   }
 
+  // Blocks until at least `n` threads sleep with a deadline still in the
+  // future: after Advance(), the threads it woke have done their work and
+  // gone back to sleep.
+  void WaitForPendingSleepers(int n) {
+    std::unique_lock lock(mu_);
+    sleepers_cv_.wait(lock, [&] {
+      int pending = 0;
+      for (MonoTime d : deadlines_) pending += d > mono_ ? 1 : 0;
+      return pending >= n;
+    });
+  }
+
  private:
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
   std::condition_variable sleepers_cv_;
   int sleepers_ = 0;
+  std::multiset<MonoTime> deadlines_;
   WallTime wall_;
   MonoTime mono_{};
 };

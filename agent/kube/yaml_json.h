@@ -1,0 +1,28 @@
+// YAML <-> JSON for Kubernetes objects and kubeconfig files (yaml-cpp in
+// the .cc only; its exceptions never escape).
+//
+// YamlToJson types plain scalars by the YAML 1.2 core schema (null, ~, true,
+// false, integers, floats); quoted scalars stay strings; map keys are
+// strings. JsonToYaml quotes every string that would otherwise read back as
+// another type, so JsonToYaml -> YamlToJson is the identity on JSON values.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace tessera::agent::kube {
+
+// The first document of `yaml` (an empty document is null). InvalidArgument
+// "<what>: line L, column C: <parser message>" on syntax errors, and on
+// documents that expand to more than a million nodes (alias bombs) or are
+// larger than 16 MiB.
+absl::StatusOr<nlohmann::json> YamlToJson(std::string_view yaml, std::string_view what);
+
+// Block-style YAML, keys in the JSON object's (sorted) order, ending in "\n".
+std::string JsonToYaml(const nlohmann::json& value);
+
+}  // namespace tessera::agent::kube
