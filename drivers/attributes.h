@@ -58,12 +58,12 @@ inline constexpr std::string_view kAttrSriovRole = "sriovRole";
 inline constexpr std::string_view kAttrSriovParent = "sriovParent";
 
 // NPU.
-inline constexpr std::string_view kAttrChipName = "chipName";        // Ascend "910B3"
-inline constexpr std::string_view kAttrRoceIp = "roceIP";            // Ascend integrated RoCE port
-inline constexpr std::string_view kAttrModuleId = "moduleID";        // Gaudi OAM slot
+inline constexpr std::string_view kAttrChipName = "chipName";  // Ascend "910B3"
+inline constexpr std::string_view kAttrRoceIp = "roceIP";      // Ascend integrated RoCE port
+inline constexpr std::string_view kAttrModuleId = "moduleID";  // Gaudi OAM slot
 inline constexpr std::string_view kAttrSerial = "serial";
 inline constexpr std::string_view kAttrVnpuTemplate = "vnpuTemplate";  // "vir05_1c_16g"
-inline constexpr std::string_view kAttrVnpuId = "vnpuID";            // /dev/vdavinci<id>
+inline constexpr std::string_view kAttrVnpuId = "vnpuID";              // /dev/vdavinci<id>
 inline constexpr std::string_view kAttrParentDevice = "parentDevice";  // partition's whole device
 
 // Capacities.

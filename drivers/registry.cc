@@ -19,8 +19,7 @@ std::shared_ptr<spdlog::logger> Log() {
 }
 
 // nullptr with OK: the family is enabled but deliberately not started.
-using Factory =
-    absl::StatusOr<std::unique_ptr<DeviceDriver>> (*)(const DriverDeps& deps);
+using Factory = absl::StatusOr<std::unique_ptr<DeviceDriver>> (*)(const DriverDeps& deps);
 
 absl::StatusOr<std::unique_ptr<DeviceDriver>> MakeNpu(const DriverDeps& deps) {
   if (deps.npu_when_absent == npu::AbsentPolicy::kSkip) {
@@ -34,12 +33,11 @@ absl::StatusOr<std::unique_ptr<DeviceDriver>> MakeNpu(const DriverDeps& deps) {
   npu::NpuDriverOptions options = deps.npu;
   options.domain = deps.domain;
   ASSIGN_OR_RETURN(std::unique_ptr<npu::NpuDriver> driver,
-                   npu::NpuDriver::Create(std::move(options),
-                                          {.load_topology = deps.load_topology,
-                                           .sysfs = deps.sysfs,
-                                           .fs = deps.fs,
-                                           .runner = deps.runner,
-                                           .metrics = deps.metrics}));
+                   npu::NpuDriver::Create(std::move(options), {.load_topology = deps.load_topology,
+                                                               .sysfs = deps.sysfs,
+                                                               .fs = deps.fs,
+                                                               .runner = deps.runner,
+                                                               .metrics = deps.metrics}));
   return std::unique_ptr<DeviceDriver>(std::move(driver));
 }
 
@@ -80,9 +78,9 @@ absl::StatusOr<std::vector<std::unique_ptr<DeviceDriver>>> MakeDrivers(const Dri
       if (e.family == family) entry = &e;
     }
     if (entry == nullptr) {
-      return absl::InvalidArgumentError(base::StrCat("make drivers: unknown family ",
-                                                     base::Quote(family), " (known: ",
-                                                     base::Join(KnownFamilies(), ", "), ")"));
+      return absl::InvalidArgumentError(
+          base::StrCat("make drivers: unknown family ", base::Quote(family),
+                       " (known: ", base::Join(KnownFamilies(), ", "), ")"));
     }
     ASSIGN_OR_RETURN(std::unique_ptr<DeviceDriver> driver, entry->make(deps));
     if (driver) out.push_back(std::move(driver));

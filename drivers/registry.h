@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "base/metrics.h"

@@ -2,15 +2,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "drivers/npu/testing/npu_test_env.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers {
 namespace {
 
+using npu::testing::SimNode;
 using ::tessera::testing::StatusIs;
 using ::testing::HasSubstr;
-using npu::testing::SimNode;
 
 class RegistryTest : public ::testing::Test {
  protected:

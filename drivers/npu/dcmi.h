@@ -32,6 +32,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "base/pci_address.h"
 
 namespace tessera::drivers::npu {
@@ -44,10 +45,10 @@ inline constexpr std::string_view kDefaultDcmiLibrary = "libdcmi.so";
 // One NPU chip as DCMI reports it.
 struct AscendChip {
   int card_id = 0;
-  int device_id = 0;      // chip index within the card ("npu-smi -c")
-  int logic_id = -1;      // dcmi_get_device_logic_id
-  int physical_id = -1;   // /dev/davinci<physical_id>; equals logic_id when the
-                          // library cannot map logic ids
+  int device_id = 0;         // chip index within the card ("npu-smi -c")
+  int logic_id = -1;         // dcmi_get_device_logic_id
+  int physical_id = -1;      // /dev/davinci<physical_id>; equals logic_id when the
+                             // library cannot map logic ids
   std::string chip_type;     // "Ascend"
   std::string chip_name;     // "910B3", "310P3"
   std::string chip_version;  // "V1"

@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <array>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/parse.h"
 #include "base/quantity.h"
 #include "base/strings.h"
 #include "drivers/attributes.h"
 #include "drivers/naming.h"
 #include "drivers/npu/vnpu.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::npu {
 
@@ -44,12 +45,9 @@ constexpr std::array kGaudiModels = {
 // Accel-class devices (Linux drivers/accel/: ivpu_drv.h, amdxdna_pci_drv.c,
 // qaic_drv.c). Intel's MTL and ARL NPUs are "NPU 3720", LNL's "NPU 4000".
 constexpr std::array kAccelModels = {
-    ModelName{0x8086, 0x7d1d, "Intel NPU 3720"},
-    ModelName{0x8086, 0xad1d, "Intel NPU 3720"},
-    ModelName{0x8086, 0x643e, "Intel NPU 4000"},
-    ModelName{0x1022, 0x1502, "AMD XDNA"},
-    ModelName{0x1022, 0x17f0, "AMD XDNA2"},
-    ModelName{0x17cb, 0xa100, "Qualcomm Cloud AI 100"},
+    ModelName{0x8086, 0x7d1d, "Intel NPU 3720"}, ModelName{0x8086, 0xad1d, "Intel NPU 3720"},
+    ModelName{0x8086, 0x643e, "Intel NPU 4000"}, ModelName{0x1022, 0x1502, "AMD XDNA"},
+    ModelName{0x1022, 0x17f0, "AMD XDNA2"},      ModelName{0x17cb, 0xa100, "Qualcomm Cloud AI 100"},
 };
 
 struct VendorName {
@@ -201,8 +199,8 @@ NpuRecord AscendRecord(const DiscoveryInput& in, const topology::PciDevice& d) {
                        .memory_bytes = table->memory_mib * 1024 * 1024};
       for (const VnpuSlot& slot : PlanVnpuSlots(*table, *r.index)) {
         r.partitions.push_back(
-            {.device_name = fmt::format("{}-{}-{}", r.name, TemplateLabel(slot.tmpl->name),
-                                        slot.instance),
+            {.device_name =
+                 fmt::format("{}-{}-{}", r.name, TemplateLabel(slot.tmpl->name), slot.instance),
              .template_name = std::string(slot.tmpl->name),
              .vnpu_id = slot.vnpu_id,
              .aicore = slot.tmpl->aicore,
@@ -224,8 +222,8 @@ NpuRecord GaudiRecord(const DiscoveryInput& in, const topology::PciDevice& d) {
   }
   CheckKernelDriver(r, kGaudiKernelDriver);
   std::string_view model = LookupModel(kGaudiModels, d.vendor_id, d.device_id);
-  r.model = model.empty() ? base::StrCat("Gaudi ", PciIds(d.vendor_id, d.device_id))
-                          : std::string(model);
+  r.model =
+      model.empty() ? base::StrCat("Gaudi ", PciIds(d.vendor_id, d.device_id)) : std::string(model);
   if (hl != nullptr) {
     r.identity_source = "hlml";
     if (hl->minor_number && *hl->minor_number < 4096) r.index = static_cast<int>(*hl->minor_number);
@@ -244,7 +242,8 @@ NpuRecord GaudiRecord(const DiscoveryInput& in, const topology::PciDevice& d) {
       }
     }
   }
-  if (r.serial.empty()) r.serial = ReadPciAttribute(in.sysfs, d.address, "serial_number").value_or("");
+  if (r.serial.empty())
+    r.serial = ReadPciAttribute(in.sysfs, d.address, "serial_number").value_or("");
   if (auto status = ReadPciAttribute(in.sysfs, d.address, "status");
       status && *status != "operational") {
     MarkUnhealthy(r, fmt::format("habanalabs status {}", base::Quote(*status)));
@@ -402,15 +401,14 @@ Inventory BuildInventory(const std::vector<NpuRecord>& records, const InventoryO
     }
     const std::string set = CounterSetName(r.name);
     const bool with_aicpu = r.vnpu_budget.aicpu > 0;
-    inv.counter_sets.push_back(
-        {.name = set,
-         .counters = Counters(r.vnpu_budget.aicore, r.vnpu_budget.aicpu,
-                              r.vnpu_budget.memory_bytes, with_aicpu)});
+    inv.counter_sets.push_back({.name = set,
+                                .counters = Counters(r.vnpu_budget.aicore, r.vnpu_budget.aicpu,
+                                                     r.vnpu_budget.memory_bytes, with_aicpu)});
     // The whole chip takes every counter, so it excludes any vNPU and back.
     whole.consumes_counters.push_back(
         {.counter_set = set,
-         .counters = Counters(r.vnpu_budget.aicore, r.vnpu_budget.aicpu,
-                              r.vnpu_budget.memory_bytes, with_aicpu)});
+         .counters = Counters(r.vnpu_budget.aicore, r.vnpu_budget.aicpu, r.vnpu_budget.memory_bytes,
+                              with_aicpu)});
     for (const VnpuPartition& p : r.partitions) {
       Device part;
       part.name = p.device_name;

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "drivers/attributes.h"
 #include "drivers/npu/dlopen_dcmi.h"
 #include "drivers/npu/dlopen_hlml.h"
@@ -13,11 +14,11 @@
 namespace tessera::drivers::npu {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::NpuFixture;
 using testing::ScopedEnv;
 using testing::SimNode;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 
@@ -147,7 +148,7 @@ TEST(GaudiDiscoveryTest, WithoutHlmlEverythingComesFromSysfs) {
   EXPECT_EQ(r->family, NpuFamily::kGaudi);
   EXPECT_EQ(r->vendor, "habana");
   EXPECT_EQ(r->model, "Gaudi2");
-  EXPECT_EQ(r->index, 2);      // accel2
+  EXPECT_EQ(r->index, 2);       // accel2
   EXPECT_EQ(r->module_id, 0u);  // OAM slot, not the accel index
   EXPECT_EQ(r->serial, "AN02A02");
   EXPECT_EQ(r->uverbs_index, 2);
@@ -220,14 +221,16 @@ topology::PciDevice Function(std::string_view bdf, uint16_t vendor, uint16_t dev
 
 TEST(NpuDiscoveryTest, DevicesWithoutTheirKernelDriverAreListedUnhealthy) {
   topology::NodeTopology t;
-  t.devices.push_back(Function("0000:01:00.0", 0x19e5, 0xd801, ""));     // Ascend, unbound
-  t.devices.push_back(Function("0000:02:00.0", 0x1da3, 0x1030, "vfio-pci"));  // Gaudi3 passed through
+  t.devices.push_back(Function("0000:01:00.0", 0x19e5, 0xd801, ""));  // Ascend, unbound
+  t.devices.push_back(
+      Function("0000:02:00.0", 0x1da3, 0x1030, "vfio-pci"));  // Gaudi3 passed through
   t.devices.push_back(Function("0000:03:00.0", 0x1e52, 0x401e, "tenstorrent"));  // no accel node
   std::vector<NpuRecord> records = DiscoverNpus({.topology = &t});
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].model, "Ascend910");
   EXPECT_EQ(records[0].health, Health::kUnhealthy);
-  EXPECT_THAT(records[0].health_message, HasSubstr("devdrv_device_driver is not bound (bound: none)"));
+  EXPECT_THAT(records[0].health_message,
+              HasSubstr("devdrv_device_driver is not bound (bound: none)"));
   EXPECT_THAT(records[0].health_message, HasSubstr("not preparable"));
   EXPECT_FALSE(records[0].index.has_value());
   EXPECT_TRUE(records[0].device_nodes.empty());

@@ -5,13 +5,14 @@
 #include <mutex>
 #include <utility>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "drivers/npu/internal/dcmi_abi.h"
 #include "drivers/npu/internal/dl_library.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::npu {
 
@@ -193,7 +194,8 @@ absl::StatusOr<AscendChip> ReadChip(const Api& api, int card, int dev) {
   chip.device_id = dev;
 
   int logic = -1;
-  RETURN_IF_ERROR(DcmiStatus(api.logic_id(&logic, card, dev), base::StrCat("get logic id of ", what)));
+  RETURN_IF_ERROR(
+      DcmiStatus(api.logic_id(&logic, card, dev), base::StrCat("get logic id of ", what)));
   if (logic < 0) {
     return absl::InvalidArgumentError(
         fmt::format("get logic id of {}: dcmi reported {}", what, logic));
@@ -213,11 +215,10 @@ absl::StatusOr<AscendChip> ReadChip(const Api& api, int card, int dev) {
   const abi::dcmi_pcie_info_all& p = pcie.value;
   if (p.domain < 0 || p.bdf_busid > 0xff || p.bdf_deviceid > 0x1f || p.bdf_funcid > 0x7 ||
       p.venderid > 0xffff || p.deviceid > 0xffff) {
-    return absl::InvalidArgumentError(
-        fmt::format("get pcie info of {}: dcmi reported an impossible address {:x}:{:x}:{:x}.{:x} "
-                    "or id {:x}:{:x}",
-                    what, p.domain, p.bdf_busid, p.bdf_deviceid, p.bdf_funcid, p.venderid,
-                    p.deviceid));
+    return absl::InvalidArgumentError(fmt::format(
+        "get pcie info of {}: dcmi reported an impossible address {:x}:{:x}:{:x}.{:x} "
+        "or id {:x}:{:x}",
+        what, p.domain, p.bdf_busid, p.bdf_deviceid, p.bdf_funcid, p.venderid, p.deviceid));
   }
   chip.pci_address = base::PciAddress{.domain = static_cast<uint32_t>(p.domain),
                                       .bus = static_cast<uint8_t>(p.bdf_busid),
@@ -285,8 +286,8 @@ absl::StatusOr<std::vector<AscendChip>> DlopenDcmi::ListChips() const {
   for (int c = 0; c < count; ++c) {
     const int card = cards[static_cast<size_t>(c)];
     int chips = 0;
-    RETURN_IF_ERROR(DcmiStatus(api_->device_num(card, &chips),
-                               fmt::format("count chips of card {}", card)));
+    RETURN_IF_ERROR(
+        DcmiStatus(api_->device_num(card, &chips), fmt::format("count chips of card {}", card)));
     if (chips < 0 || chips > kMaxChipsPerCard) {
       return absl::InvalidArgumentError(
           fmt::format("count chips of card {}: dcmi reported {} chips", card, chips));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "drivers/npu/dcmi.h"
 
 namespace tessera::drivers::npu {

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "drivers/npu/testing/npu_test_env.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -13,8 +14,8 @@ namespace tessera::drivers::npu {
 namespace {
 
 using ::tessera::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::FakeDcmiLibrary;
+using ::testing::HasSubstr;
 using testing::NpuFixture;
 using testing::ScopedEnv;
 
@@ -105,8 +106,8 @@ TEST_F(DlopenDcmiTest, AFailingRequiredQueryFailsTheListWithTheMappedCode) {
 TEST_F(DlopenDcmiTest, ImpossibleValuesFromTheLibraryAreInvalidArgument) {
   UseMachine(R"({"cards": [{"cardId": 0, "chips": [{"pciBusId": "0000:1ff:00.0"}]}]})");
   ASSERT_OK_AND_ASSIGN(auto dcmi, DlopenDcmi::Load(FakeDcmiLibrary()));
-  EXPECT_THAT(dcmi->ListChips(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                          HasSubstr("impossible address")));
+  EXPECT_THAT(dcmi->ListChips(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("impossible address")));
 }
 
 TEST_F(DlopenDcmiTest, InitFailureIsFailedPrecondition) {
@@ -130,7 +131,7 @@ TEST_F(DlopenDcmiTest, ALibraryWithoutTheRequiredSymbolsIsRefused) {
 TEST(DcmiStatusTest, MapsTheDocumentedCodes) {
   EXPECT_OK(DcmiStatus(0, "x"));
   EXPECT_THAT(DcmiStatus(-8001, "op"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                               "op: dcmi error -8001 (invalid parameter)"));
+                                                "op: dcmi error -8001 (invalid parameter)"));
   EXPECT_THAT(DcmiStatus(-8002, "op"), StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(DcmiStatus(-8006, "op"), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_THAT(DcmiStatus(-8007, "op"), StatusIs(absl::StatusCode::kNotFound));

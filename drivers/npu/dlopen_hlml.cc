@@ -4,13 +4,14 @@
 #include <mutex>
 #include <utility>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "drivers/npu/internal/dl_library.h"
 #include "drivers/npu/internal/hlml_abi.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::npu {
 
@@ -157,14 +158,14 @@ absl::StatusOr<GaudiDevice> ReadDevice(const Api& api, unsigned int index) {
   RETURN_IF_ERROR(HlmlStatus(api.handle(index, &handle), base::StrCat("get handle of ", what)));
 
   Out<abi::hlml_pci_info_t> pci;
-  RETURN_IF_ERROR(HlmlStatus(api.pci_info(handle, &pci.value), base::StrCat("get pci info of ", what)));
+  RETURN_IF_ERROR(
+      HlmlStatus(api.pci_info(handle, &pci.value), base::StrCat("get pci info of ", what)));
   GaudiDevice d;
   d.index = index;
   std::string bus_id = internal::CString(pci.value.bus_id, sizeof(pci.value.bus_id));
-  ASSIGN_OR_RETURN(d.pci_address,
-                   base::Annotate(base::PciAddress::Parse(bus_id),
-                                  base::StrCat("get pci info of ", what, ": bus id ",
-                                               base::Quote(bus_id))));
+  ASSIGN_OR_RETURN(d.pci_address, base::Annotate(base::PciAddress::Parse(bus_id),
+                                                 base::StrCat("get pci info of ", what, ": bus id ",
+                                                              base::Quote(bus_id))));
   d.pci_device_id = static_cast<uint16_t>(pci.value.pci_device_id & 0xffff);
   d.pci_vendor_id = static_cast<uint16_t>(pci.value.pci_device_id >> 16);
 

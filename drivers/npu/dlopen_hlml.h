@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "drivers/npu/hlml.h"
 
 namespace tessera::drivers::npu {

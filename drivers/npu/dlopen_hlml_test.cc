@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "drivers/npu/testing/npu_test_env.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -13,8 +14,8 @@ namespace tessera::drivers::npu {
 namespace {
 
 using ::tessera::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::FakeHlmlLibrary;
+using ::testing::HasSubstr;
 using testing::NpuFixture;
 using testing::ScopedEnv;
 

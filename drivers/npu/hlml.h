@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "base/pci_address.h"
 
 namespace tessera::drivers::npu {
@@ -34,10 +35,10 @@ namespace tessera::drivers::npu {
 inline constexpr std::string_view kDefaultHlmlLibrary = "libhlml.so";
 
 struct GaudiDevice {
-  uint32_t index = 0;        // HLML index
-  std::string name;          // "HL-225" (Gaudi2 OAM); "" when not reported
-  std::string uuid;          // "" when not reported
-  std::string serial;        // "" when not reported
+  uint32_t index = 0;  // HLML index
+  std::string name;    // "HL-225" (Gaudi2 OAM); "" when not reported
+  std::string uuid;    // "" when not reported
+  std::string serial;  // "" when not reported
   std::optional<base::PciAddress> pci_address;
   uint16_t pci_vendor_id = 0;
   uint16_t pci_device_id = 0;

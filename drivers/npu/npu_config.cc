@@ -53,8 +53,8 @@ absl::StatusOr<NpuConfigEntry> ParseNpuConfig(const nlohmann::json& parameters,
   }
   ASSIGN_OR_RETURN(std::string kind, json::GetString(parameters, path, "kind"));
   if (kind != kNpuConfigKind) {
-    return absl::InvalidArgumentError(base::StrCat(json::Field(path, "kind"), ": ",
-                                                   base::Quote(kind), " is not \"NpuConfig\""));
+    return absl::InvalidArgumentError(
+        base::StrCat(json::Field(path, "kind"), ": ", base::Quote(kind), " is not \"NpuConfig\""));
   }
 
   NpuConfigEntry entry;

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::npu {
@@ -27,12 +28,10 @@ TEST(NpuConfigTest, ApiVersionFollowsTheDomain) {
 }
 
 TEST(NpuConfigTest, ParsesEveryField) {
-  ASSERT_OK_AND_ASSIGN(
-      NpuConfigEntry e,
-      ParseNpuConfig(Config({{"ascendRuntimeOptions", {"NODRV"}},
-                             {"mountHccnConf", false},
-                             {"habanaVisibleModules", false}}),
-                     "tessera.dev", "configs[0].parameters"));
+  ASSERT_OK_AND_ASSIGN(NpuConfigEntry e, ParseNpuConfig(Config({{"ascendRuntimeOptions", {"NODRV"}},
+                                                                {"mountHccnConf", false},
+                                                                {"habanaVisibleModules", false}}),
+                                                        "tessera.dev", "configs[0].parameters"));
   ASSERT_TRUE(e.ascend_runtime_options.has_value());
   EXPECT_THAT(*e.ascend_runtime_options, ElementsAre("NODRV"));
   EXPECT_EQ(e.mount_hccn_conf, false);
@@ -49,10 +48,10 @@ TEST(NpuConfigTest, AnEmptyConfigSetsNothing) {
 }
 
 TEST(NpuConfigTest, RejectsAnotherApiVersionOrKind) {
-  EXPECT_THAT(ParseNpuConfig({{"apiVersion", "gpu.tessera.dev/v1alpha1"}, {"kind", "NpuConfig"}},
-                             "tessera.dev", "configs[1].parameters"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("configs[1].parameters.apiVersion")));
+  EXPECT_THAT(
+      ParseNpuConfig({{"apiVersion", "gpu.tessera.dev/v1alpha1"}, {"kind", "NpuConfig"}},
+                     "tessera.dev", "configs[1].parameters"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("configs[1].parameters.apiVersion")));
   EXPECT_THAT(ParseNpuConfig({{"apiVersion", "npu.tessera.dev/v1"}, {"kind", "NpuConfig"}},
                              "tessera.dev", "p"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("npu.tessera.dev/v1alpha1")));
@@ -71,8 +70,7 @@ TEST(NpuConfigTest, IsStrictAboutUnknownFieldsAndTypes) {
   EXPECT_THAT(ParseNpuConfig(Config({{"ascendRuntimeOptions", "NODRV"}}), "tessera.dev", "p"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("p.ascendRuntimeOptions")));
   EXPECT_THAT(ParseNpuConfig(Config({{"ascendRuntimeOptions", {1}}}), "tessera.dev", "p"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("p.ascendRuntimeOptions[0]")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("p.ascendRuntimeOptions[0]")));
   EXPECT_THAT(ParseNpuConfig(Json::array(), "tessera.dev", "p"),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
@@ -12,7 +14,6 @@
 #include "drivers/npu/dlopen_hlml.h"
 #include "drivers/npu/npu_config.h"
 #include "drivers/npu/vnpu.h"
-#include "spdlog/fmt/fmt.h"
 
 namespace tessera::drivers::npu {
 
@@ -48,9 +49,7 @@ std::string UnderRoot(std::string_view root, std::string_view path) {
   return base::StrCat(out, path);
 }
 
-std::string JoinInts(std::vector<int> values) {
-  return base::Join(values, ",");
-}
+std::string JoinInts(std::vector<int> values) { return base::Join(values, ","); }
 
 bool HasSlash(std::string_view s) { return s.find('/') != std::string_view::npos; }
 
@@ -148,15 +147,9 @@ nlohmann::json WholeState(const NpuRecord& npu, bool admin_access) {
 }
 
 nlohmann::json VnpuState(const NpuRecord& npu, const VnpuPartition& p, bool adopted) {
-  return {{"kind", "vnpu"},
-          {"npu", npu.name},
-          {"template", p.template_name},
-          {"vnpuId", p.vnpu_id},
-          {"cardId", *npu.card_id},
-          {"chipId", *npu.chip_id},
-          {"aicore", p.aicore},
-          {"aicpu", p.aicpu},
-          {"memoryBytes", p.memory_bytes},
+  return {{"kind", "vnpu"},      {"npu", npu.name},        {"template", p.template_name},
+          {"vnpuId", p.vnpu_id}, {"cardId", *npu.card_id}, {"chipId", *npu.chip_id},
+          {"aicore", p.aicore},  {"aicpu", p.aicpu},       {"memoryBytes", p.memory_bytes},
           {"adopted", adopted}};
 }
 
@@ -338,8 +331,8 @@ absl::StatusOr<std::vector<NpuRecord>> NpuDriver::Scan() {
 
 absl::StatusOr<Inventory> NpuDriver::Enumerate() {
   ASSIGN_OR_RETURN(std::vector<NpuRecord> records, Scan());
-  return BuildInventory(records, {.domain = options_.domain,
-                                  .publish_partitions = options_.publish_partitions});
+  return BuildInventory(
+      records, {.domain = options_.domain, .publish_partitions = options_.publish_partitions});
 }
 
 std::vector<NpuRecord> NpuDriver::LastScan() const {
@@ -383,7 +376,8 @@ bool NpuDriver::HasSideEffects(const ClaimPrepareRequest& request) const {
                      [](const DeviceAllocation& d) { return IsPartitionName(d.device); });
 }
 
-absl::Status NpuDriver::RunNpuSmi(const std::vector<std::string>& argv, std::string_view operation) {
+absl::Status NpuDriver::RunNpuSmi(const std::vector<std::string>& argv,
+                                  std::string_view operation) {
   absl::StatusOr<base::CommandResult> result =
       deps_.runner->Run({.argv = argv, .timeout = options_.npu_smi_timeout});
   if (!result.ok()) {
@@ -478,8 +472,8 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
     const NpuFamily family = ref.npu->family;
     if (config.sets_ascend_fields && family != NpuFamily::kAscend) {
       return absl::InvalidArgumentError(fmt::format(
-          "{}: ascendRuntimeOptions and mountHccnConf apply to Ascend NPUs; device {} is {}",
-          where, alloc.device, NpuFamilyName(family)));
+          "{}: ascendRuntimeOptions and mountHccnConf apply to Ascend NPUs; device {} is {}", where,
+          alloc.device, NpuFamilyName(family)));
     }
     if (config.sets_gaudi_fields && family != NpuFamily::kGaudi) {
       return absl::InvalidArgumentError(
@@ -519,16 +513,17 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
       if (first_gaudi == nullptr) {
         first_gaudi = &p;
       } else if (p.config.habana_visible_modules != first_gaudi->config.habana_visible_modules) {
-        return absl::InvalidArgumentError(fmt::format(
-            "{}: requests {} and {} disagree on habanaVisibleModules", op,
-            first_gaudi->alloc->request, p.alloc->request));
+        return absl::InvalidArgumentError(
+            fmt::format("{}: requests {} and {} disagree on habanaVisibleModules", op,
+                        first_gaudi->alloc->request, p.alloc->request));
       }
     }
   }
   if (ascend_whole && ascend_vnpu) {
     return absl::InvalidArgumentError(base::StrCat(
-        op, ": a claim cannot mix whole Ascend NPUs and vNPUs (ASCEND_VISIBLE_DEVICES holds "
-            "either davinci or vNPU ids)"));
+        op,
+        ": a claim cannot mix whole Ascend NPUs and vNPUs (ASCEND_VISIBLE_DEVICES holds "
+        "either davinci or vNPU ids)"));
   }
 
   // Device nodes must exist (vNPU nodes appear when the vNPU is created).
@@ -538,8 +533,8 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
       nodes.insert(nodes.end(), p.ref.npu->device_nodes.begin(), p.ref.npu->device_nodes.end());
     }
   }
-  if (first_ascend != nullptr) nodes.insert(nodes.end(), std::begin(kAscendSharedNodes),
-                                            std::end(kAscendSharedNodes));
+  if (first_ascend != nullptr)
+    nodes.insert(nodes.end(), std::begin(kAscendSharedNodes), std::end(kAscendSharedNodes));
   for (const std::string& node : nodes) {
     const std::string path = CheckPath(node);
     if (!deps_.fs->Exists(path)) {
@@ -554,7 +549,8 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
     const NpuRecord& npu = *p.ref.npu;
     auto current = usage_.find(npu.name);
     if (p.ref.partition == nullptr) {
-      if (!p.alloc->admin_access && current != usage_.end() && !current->second.partitions.empty()) {
+      if (!p.alloc->admin_access && current != usage_.end() &&
+          !current->second.partitions.empty()) {
         return absl::FailedPreconditionError(
             fmt::format("{}: npu {} has vnpus of claim {}; it cannot be prepared whole", op,
                         npu.name, current->second.partitions.begin()->second));
@@ -567,14 +563,14 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
     }
     ChipUsage& u = after[npu.name];
     if (auto holder = u.partitions.find(part.device_name); holder != u.partitions.end()) {
-      return absl::FailedPreconditionError(fmt::format(
-          "{}: vnpu slot {} (id {}) is in use by claim {}", op, part.device_name, part.vnpu_id,
-          holder->second.empty() ? request.claim_uid : holder->second));
+      return absl::FailedPreconditionError(
+          fmt::format("{}: vnpu slot {} (id {}) is in use by claim {}", op, part.device_name,
+                      part.vnpu_id, holder->second.empty() ? request.claim_uid : holder->second));
     }
     if (!u.whole_claims.empty()) {
-      return absl::FailedPreconditionError(fmt::format(
-          "{}: npu {} is prepared whole for claim {}; no vnpu can be made on it", op, npu.name,
-          *u.whole_claims.begin()));
+      return absl::FailedPreconditionError(
+          fmt::format("{}: npu {} is prepared whole for claim {}; no vnpu can be made on it", op,
+                      npu.name, *u.whole_claims.begin()));
     }
     const VnpuBudget& b = npu.vnpu_budget;
     if (u.aicore + part.aicore > b.aicore || u.aicpu + part.aicpu > b.aicpu ||
@@ -631,9 +627,8 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
   std::vector<int> accel;
   for (const Planned& p : planned) {
     const NpuRecord& npu = *p.ref.npu;
-    PreparedDevice pd{.request = p.alloc->request,
-                      .device = p.alloc->device,
-                      .share_id = p.alloc->share_id};
+    PreparedDevice pd{
+        .request = p.alloc->request, .device = p.alloc->device, .share_id = p.alloc->share_id};
     std::vector<std::string> own_nodes;
     if (p.ref.partition != nullptr) {
       own_nodes.push_back(VnpuDevicePath(p.ref.partition->vnpu_id));
@@ -672,7 +667,8 @@ absl::StatusOr<PreparedClaim> NpuDriver::PrepareClaim(const ClaimPrepareRequest&
       runtime_options.push_back(o);
     }
     if (!runtime_options.empty()) {
-      claim.env.push_back(base::StrCat(kAscendRuntimeOptions, "=", base::Join(runtime_options, ",")));
+      claim.env.push_back(
+          base::StrCat(kAscendRuntimeOptions, "=", base::Join(runtime_options, ",")));
     }
     const std::string hccn = UnderRoot(options_.host_root, kHccnConf);
     if (first_ascend->config.mount_hccn_conf && deps_.fs->Exists(hccn)) {

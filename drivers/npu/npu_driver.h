@@ -53,6 +53,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "base/metrics.h"
@@ -101,9 +102,9 @@ struct NpuDriverDeps {
   // Loads the node model; called on every Enumerate (and by a prepare that
   // names a device the last scan did not see).
   std::function<absl::StatusOr<topology::NodeTopology>()> load_topology;
-  const base::Sysfs* sysfs = nullptr;   // sysfs root; null for hwloc XML models
-  base::Filesystem* fs = nullptr;       // REQUIRES: not null
-  base::CommandRunner* runner = nullptr;  // REQUIRES: not null
+  const base::Sysfs* sysfs = nullptr;          // sysfs root; null for hwloc XML models
+  base::Filesystem* fs = nullptr;              // REQUIRES: not null
+  base::CommandRunner* runner = nullptr;       // REQUIRES: not null
   base::metrics::Registry* metrics = nullptr;  // REQUIRES: not null
 };
 
@@ -142,7 +143,8 @@ class NpuDriver final : public DeviceDriver {
   void SetLibraryMissing(std::string_view library, bool missing, const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(libs_mu_);
 
-  absl::StatusOr<DeviceRef> Resolve(std::string_view device) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<DeviceRef> Resolve(std::string_view device) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NeedsScan(const std::vector<std::string>& devices) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string CheckPath(std::string_view container_path) const;
   std::string CdiHostPath(std::string_view container_path) const;

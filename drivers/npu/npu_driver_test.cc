@@ -9,25 +9,26 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spdlog/sinks/base_sink.h"
+
 #include "base/log.h"
 #include "drivers/attributes.h"
 #include "drivers/naming.h"
 #include "drivers/npu/testing/npu_test_env.h"
-#include "spdlog/sinks/base_sink.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::npu {
 namespace {
 
-using testing::NpuFixture;
-using testing::ScopedEnv;
-using testing::SimNode;
 using ::tessera::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::NpuFixture;
+using testing::ScopedEnv;
+using testing::SimNode;
 using ::testing::UnorderedElementsAre;
 using Argv = std::vector<std::string>;
 
@@ -84,12 +85,11 @@ class NpuDriverTest : public ::testing::Test {
   std::unique_ptr<NpuDriver> Make(std::string_view node, NpuDriverOptions options) {
     nodes_.push_back(std::make_unique<SimNode>(node));
     const SimNode* sim = nodes_.back().get();
-    auto driver = NpuDriver::Create(std::move(options),
-                                    {.load_topology = sim->Loader(),
-                                     .sysfs = &sim->sysfs(),
-                                     .fs = &fs_,
-                                     .runner = &runner_,
-                                     .metrics = &registry_});
+    auto driver = NpuDriver::Create(std::move(options), {.load_topology = sim->Loader(),
+                                                         .sysfs = &sim->sysfs(),
+                                                         .fs = &fs_,
+                                                         .runner = &runner_,
+                                                         .metrics = &registry_});
     EXPECT_OK(driver.status());
     return driver.ok() ? std::move(*driver) : nullptr;
   }
@@ -382,11 +382,11 @@ TEST_F(NpuDriverTest, APartOfTheModelWithoutDriverCannotBePrepared) {
   d.device_id = 0xd802;
   d.kind = topology::DeviceKind::kNpu;
   t.devices.push_back(d);  // no kernel driver bound
-  auto driver = NpuDriver::Create(Options(testing::kAscendNode),
-                                  {.load_topology = [t]() { return t; },
-                                   .fs = &fs_,
-                                   .runner = &runner_,
-                                   .metrics = &registry_});
+  auto driver =
+      NpuDriver::Create(Options(testing::kAscendNode), {.load_topology = [t]() { return t; },
+                                                        .fs = &fs_,
+                                                        .runner = &runner_,
+                                                        .metrics = &registry_});
   ASSERT_OK(driver.status());
   ASSERT_OK_AND_ASSIGN(Inventory inv, (*driver)->Enumerate());
   ASSERT_EQ(inv.devices.size(), 1u);
@@ -404,9 +404,9 @@ TEST_F(NpuDriverTest, PreparesGaudisWithTheirModules) {
   }
   testing::MaterializeNodes(dev_root_, nodes);
   auto driver = Make(testing::kGaudiNode);
-  ASSERT_OK_AND_ASSIGN(
-      PreparedClaim p,
-      driver->PrepareClaim(Claim("g", {Alloc("a", "npu-0000-3c-00-0"), Alloc("b", "npu-0000-3b-00-0")})));
+  ASSERT_OK_AND_ASSIGN(PreparedClaim p,
+                       driver->PrepareClaim(Claim(
+                           "g", {Alloc("a", "npu-0000-3c-00-0"), Alloc("b", "npu-0000-3b-00-0")})));
   std::vector<std::string> own;
   for (const base::DeviceNode& n : p.devices[1].edits.device_nodes) own.push_back(n.path);
   EXPECT_THAT(own, ElementsAre("/dev/accel/accel2", "/dev/accel/accel_controlD2",
@@ -462,11 +462,10 @@ TEST_F(NpuDriverTest, CreatesAndDestroysVnpusThroughNpuSmi) {
   EXPECT_TRUE(driver->HasSideEffects(req));
   ASSERT_OK_AND_ASSIGN(PreparedClaim p, driver->PrepareClaim(req));
   const std::string smi = testing::FakeNpuSmi();
-  EXPECT_THAT(NpuSmiCalls(),
-              ElementsAre(Argv{"set", "-t", "create-vnpu", "-i", "0", "-c", "0", "-f",
-                               "vir05_1c_16g", "-v", "102"},
-                          Argv{"set", "-t", "create-vnpu", "-i", "0", "-c", "0", "-f",
-                               "vir05_1c_16g", "-v", "103"}));
+  EXPECT_THAT(NpuSmiCalls(), ElementsAre(Argv{"set", "-t", "create-vnpu", "-i", "0", "-c", "0",
+                                              "-f", "vir05_1c_16g", "-v", "102"},
+                                         Argv{"set", "-t", "create-vnpu", "-i", "0", "-c", "0",
+                                              "-f", "vir05_1c_16g", "-v", "103"}));
   EXPECT_TRUE(VnpuNodeExists(102));
   EXPECT_TRUE(VnpuNodeExists(103));
   EXPECT_EQ(p.devices[0].edits.device_nodes[0].path, "/dev/vdavinci102");
@@ -475,9 +474,9 @@ TEST_F(NpuDriverTest, CreatesAndDestroysVnpusThroughNpuSmi) {
               ElementsAre("ASCEND_VISIBLE_DEVICES=102,103", "ASCEND_RUNTIME_OPTIONS=VIRTUAL"));
   EXPECT_EQ(p.devices[1].state["vnpuId"], 103);
   EXPECT_EQ(p.devices[1].state["template"], "vir05_1c_16g");
-  EXPECT_EQ(Metric("tessera_npu_vnpu_operations_total",
-                   {{"operation", "create"}, {"result", "success"}}),
-            2);
+  EXPECT_EQ(
+      Metric("tessera_npu_vnpu_operations_total", {{"operation", "create"}, {"result", "success"}}),
+      2);
 
   ASSERT_OK(driver->UnprepareClaim("v1", p));
   std::vector<Argv> calls = NpuSmiCalls();
@@ -495,9 +494,10 @@ TEST_F(NpuDriverTest, CreatesAndDestroysVnpusThroughNpuSmi) {
 TEST_F(NpuDriverTest, RefusesVnpusBeyondTheChipsCountersWithoutTouchingTheHost) {
   auto driver = AscendWithVnpus();
   // Two 10-core vNPUs take all 20 AI cores of chip 1.
-  ASSERT_OK_AND_ASSIGN(PreparedClaim big,
-                       driver->PrepareClaim(Claim("a", {Alloc("r", "npu-0000-04-00-0-vir10-3c-32g-0"),
-                                                        Alloc("r", "npu-0000-04-00-0-vir10-3c-32g-1")})));
+  ASSERT_OK_AND_ASSIGN(
+      PreparedClaim big,
+      driver->PrepareClaim(Claim("a", {Alloc("r", "npu-0000-04-00-0-vir10-3c-32g-0"),
+                                       Alloc("r", "npu-0000-04-00-0-vir10-3c-32g-1")})));
   const size_t calls = NpuSmiCalls().size();
   EXPECT_THAT(driver->PrepareClaim(Claim("b", {Alloc("r", "npu-0000-04-00-0-vir05-1c-16g-0")})),
               StatusIs(absl::StatusCode::kResourceExhausted,
@@ -513,15 +513,16 @@ TEST_F(NpuDriverTest, RefusesVnpusBeyondTheChipsCountersWithoutTouchingTheHost) 
 
   // Chip 1 free again: the small one fits.
   ASSERT_OK(driver->UnprepareClaim("a", big));
-  EXPECT_OK(driver->PrepareClaim(Claim("b", {Alloc("r", "npu-0000-04-00-0-vir05-1c-16g-0")}))
-                .status());
+  EXPECT_OK(
+      driver->PrepareClaim(Claim("b", {Alloc("r", "npu-0000-04-00-0-vir05-1c-16g-0")})).status());
 }
 
 TEST_F(NpuDriverTest, AWholeChipClaimBlocksVnpusOnIt) {
   auto driver = AscendWithVnpus();
   ASSERT_OK(driver->PrepareClaim(Claim("w", {Alloc("r", "npu-0000-44-00-0")})).status());
-  EXPECT_THAT(driver->PrepareClaim(Claim("v", {Alloc("r", "npu-0000-44-00-0-vir05-1c-16g-0")})),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("prepared whole for claim w")));
+  EXPECT_THAT(
+      driver->PrepareClaim(Claim("v", {Alloc("r", "npu-0000-44-00-0-vir05-1c-16g-0")})),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("prepared whole for claim w")));
 }
 
 TEST_F(NpuDriverTest, RollsBackTheVnpusItMadeWhenALaterOneFails) {
@@ -542,13 +543,13 @@ TEST_F(NpuDriverTest, RollsBackTheVnpusItMadeWhenALaterOneFails) {
   EXPECT_EQ(calls[4], (Argv{"set", "-t", "destroy-vnpu", "-i", "1", "-c", "0", "-v", "116"}));
   EXPECT_FALSE(VnpuNodeExists(116));
   EXPECT_FALSE(VnpuNodeExists(118));
-  EXPECT_EQ(Metric("tessera_npu_vnpu_operations_total",
-                   {{"operation", "create"}, {"result", "error"}}),
-            1);
+  EXPECT_EQ(
+      Metric("tessera_npu_vnpu_operations_total", {{"operation", "create"}, {"result", "error"}}),
+      1);
   // Nothing of the failed claim is held: its slots are free.
   smi_fail_.emplace("FAKE_NPU_SMI_FAIL", std::nullopt);
-  EXPECT_OK(driver->PrepareClaim(Claim("s", {Alloc("r", "npu-0000-04-00-0-vir10-3c-32g-0")}))
-                .status());
+  EXPECT_OK(
+      driver->PrepareClaim(Claim("s", {Alloc("r", "npu-0000-04-00-0-vir10-3c-32g-0")})).status());
 }
 
 TEST_F(NpuDriverTest, RefusesMixingWholeNpusAndVnpusInOneClaim) {
@@ -577,8 +578,9 @@ TEST_F(NpuDriverTest, UnprepareAfterACrashFindsTheVnpuByName) {
 TEST_F(NpuDriverTest, APrepareRetriedAfterACrashAdoptsItsVnpu) {
   auto driver = AscendWithVnpus();
   testing::MaterializeNodes(dev_root_, {"/dev/vdavinci102"});
-  ASSERT_OK_AND_ASSIGN(PreparedClaim p, driver->PrepareClaim(Claim(
-                                            "again", {Alloc("r", "npu-0000-03-00-0-vir05-1c-16g-0")})));
+  ASSERT_OK_AND_ASSIGN(
+      PreparedClaim p,
+      driver->PrepareClaim(Claim("again", {Alloc("r", "npu-0000-03-00-0-vir05-1c-16g-0")})));
   EXPECT_THAT(NpuSmiCalls(), IsEmpty());
   EXPECT_EQ(p.devices[0].state["adopted"], true);
   ASSERT_OK(driver->UnprepareClaim("again", p));
@@ -589,8 +591,9 @@ TEST_F(NpuDriverTest, RestoredClaimsKeepTheirSlotsAndAreReappliedAfterReboot) {
   PreparedClaim p;
   {
     auto first = AscendWithVnpus();
-    ASSERT_OK_AND_ASSIGN(p, first->PrepareClaim(Claim("keep", {Alloc("r", "npu-0000-03-00-0-vir10-3c-32g-0"),
-                                                               Alloc("r", "npu-0000-03-00-0-vir10-3c-32g-1")})));
+    ASSERT_OK_AND_ASSIGN(
+        p, first->PrepareClaim(Claim("keep", {Alloc("r", "npu-0000-03-00-0-vir10-3c-32g-0"),
+                                              Alloc("r", "npu-0000-03-00-0-vir10-3c-32g-1")})));
   }
   // A new agent process: state comes from the checkpoint.
   auto second = AscendWithVnpus();

@@ -18,6 +18,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "agent/claims/device_state.h"
 #include "base/command_runner.h"
 #include "base/filesystem.h"
@@ -31,10 +32,10 @@
 namespace tessera::drivers::npu {
 namespace {
 
+using ::testing::HasSubstr;
 using testing::NpuFixture;
 using testing::ScopedEnv;
 using testing::SimNode;
-using ::testing::HasSubstr;
 
 constexpr char kImage[] = "localhost/tessera-test-busybox:1";
 constexpr char kCdiDir[] = "/var/run/cdi";
@@ -63,7 +64,8 @@ class NpuPodmanTest : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (rootful podman, mknod)";
     for (const char* tool : {"podman", "runc"}) {
-      if (!HaveProgram(tool)) GTEST_SKIP() << tool << " is not installed (apt-get install podman runc)";
+      if (!HaveProgram(tool))
+        GTEST_SKIP() << tool << " is not installed (apt-get install podman runc)";
     }
     if (!std::filesystem::exists("/bin/busybox")) {
       GTEST_SKIP() << "/bin/busybox is missing (apt-get install busybox-static)";
@@ -114,11 +116,12 @@ class NpuPodmanTest : public ::testing::Test {
     Cmd applets = RunCommand({root + "/bin/busybox", "--list"});
     ASSERT_EQ(applets.exit_code, 0);
     for (std::string_view a : base::Split(applets.out, '\n', base::SplitMode::kSkipEmpty)) {
-      if (a != "busybox") std::filesystem::create_symlink("busybox", root + "/bin/" + std::string(a));
+      if (a != "busybox")
+        std::filesystem::create_symlink("busybox", root + "/bin/" + std::string(a));
     }
-    Cmd r = RunCommand({"sh", "-c",
-                 "tar -C '" + root + "' -c . | CONTAINERS_CONF='" + conf_ + "' podman import - " +
-                     kImage});
+    Cmd r = RunCommand(
+        {"sh", "-c",
+         "tar -C '" + root + "' -c . | CONTAINERS_CONF='" + conf_ + "' podman import - " + kImage});
     ASSERT_EQ(r.exit_code, 0) << "podman import: " << r.err;
   }
 
@@ -172,8 +175,8 @@ class NpuPodmanTest : public ::testing::Test {
     c.uid = "4b5d" + suffix_ + "-" + name;
     c.allocated = true;
     for (const std::string& d : devices) {
-      c.results.push_back({.request = "npu", .driver = kDriverName, .pool = "pool-" + suffix_,
-                           .device = d});
+      c.results.push_back(
+          {.request = "npu", .driver = kDriverName, .pool = "pool-" + suffix_, .device = d});
     }
     claims_.Put(c);
     uids_.push_back(c.uid);
@@ -181,7 +184,8 @@ class NpuPodmanTest : public ::testing::Test {
   }
 
   // Prepares the claim and runs `script` in a container holding its CDI ids.
-  Cmd RunWithClaim(agent::DeviceState& state, const kubelet::ClaimRef& ref, const std::string& script) {
+  Cmd RunWithClaim(agent::DeviceState& state, const kubelet::ClaimRef& ref,
+                   const std::string& script) {
     std::map<std::string, kubelet::PrepareResult> results = state.Prepare({ref});
     const kubelet::PrepareResult& r = results[ref.uid];
     EXPECT_OK(r.status);
@@ -258,8 +262,8 @@ TEST_F(NpuPodmanTest, AContainerWithAVnpuSeesTheVnpuNode) {
 }
 
 TEST_F(NpuPodmanTest, AContainerWithAGaudiSeesAccelNodesAndHabanaEnv) {
-  ASSERT_NO_FATAL_FAILURE(Mknod({"/dev/accel/accel2", "/dev/accel/accel_controlD2",
-                                 "/dev/infiniband/uverbs2"}));
+  ASSERT_NO_FATAL_FAILURE(
+      Mknod({"/dev/accel/accel2", "/dev/accel/accel_controlD2", "/dev/infiniband/uverbs2"}));
   agent::DeviceState* state = StateFor(testing::kGaudiNode, false);
   ASSERT_NE(state, nullptr);
   kubelet::ClaimRef ref = PutClaim("gaudi", {"npu-0000-3b-00-0"});

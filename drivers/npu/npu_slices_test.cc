@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "agent/kube/slice_builder.h"
 #include "base/status_macros.h"
 #include "drivers/npu/npu_driver.h"
@@ -19,11 +20,11 @@ namespace {
 using agent::kube::BuildPool;
 using agent::kube::DesiredPool;
 using agent::kube::SliceBuildOptions;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::NpuFixture;
 using testing::ScopedEnv;
 using testing::SimNode;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 constexpr char kDriver[] = "npu.tessera.dev";
 
@@ -47,7 +48,8 @@ class NpuSlicesTest : public ::testing::Test {
 
   size_t Devices(const DesiredPool& pool) {
     size_t n = 0;
-    for (const nlohmann::json& s : pool.slices) n += s.value("devices", nlohmann::json::array()).size();
+    for (const nlohmann::json& s : pool.slices)
+      n += s.value("devices", nlohmann::json::array()).size();
     return n;
   }
 
@@ -60,9 +62,9 @@ class NpuSlicesTest : public ::testing::Test {
 
 TEST_F(NpuSlicesTest, TheAscendNodeWithVnpusIsAValidPartitionablePool) {
   ASSERT_OK_AND_ASSIGN(Inventory inv, Enumerate(testing::kAscendNode, /*partitions=*/true));
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, "sim-atlas-01", inv,
-                                 SliceBuildOptions{.partitionable_devices = true, .device_taints = true}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, "sim-atlas-01", inv,
+                                                   SliceBuildOptions{.partitionable_devices = true,
+                                                                     .device_taints = true}));
   EXPECT_THAT(pool.skipped, IsEmpty());
   // 8 counter sets in their own slice, then the 56 devices.
   ASSERT_EQ(pool.slices.size(), 2u);
@@ -76,7 +78,8 @@ TEST_F(NpuSlicesTest, TheAscendNodeWithVnpusIsAValidPartitionablePool) {
 
 TEST_F(NpuSlicesTest, WithoutTheGateOnlyWholeNpusArePublished) {
   ASSERT_OK_AND_ASSIGN(Inventory inv, Enumerate(testing::kAscendNode, /*partitions=*/true));
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, "sim-atlas-01", inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kDriver, "sim-atlas-01", inv, SliceBuildOptions{}));
   // The unhealthy chip (physical id 6) is left out without taints, and
   // vNPUs need counters.
   EXPECT_EQ(Devices(pool), 7u);
@@ -91,14 +94,16 @@ TEST_F(NpuSlicesTest, GaudiAndAccelPoolsAreValid) {
   EXPECT_EQ(Devices(g), 8u);
   EXPECT_THAT(g.skipped, IsEmpty());
   ASSERT_OK_AND_ASSIGN(Inventory accel, Enumerate(testing::kAccelNode, false));
-  ASSERT_OK_AND_ASSIGN(DesiredPool a, BuildPool(kDriver, "sim-laptop-01", accel, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool a,
+                       BuildPool(kDriver, "sim-laptop-01", accel, SliceBuildOptions{}));
   EXPECT_EQ(Devices(a), 1u);
 }
 
 TEST_F(NpuSlicesTest, ANodeWithoutNpusStillPublishesAnEmptyPool) {
   ASSERT_OK_AND_ASSIGN(Inventory inv, Enumerate(testing::kGpuNode, true));
   EXPECT_TRUE(inv.devices.empty());
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, "sim-hgx-01", inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kDriver, "sim-hgx-01", inv, SliceBuildOptions{}));
   ASSERT_EQ(pool.slices.size(), 1u);  // "no devices" is not "no pool"
   EXPECT_EQ(Devices(pool), 0u);
 }

@@ -44,10 +44,8 @@ constexpr std::array k310P3 = {
 };
 
 constexpr std::array kChips = {
-    ChipTemplates{"910A", 30, 0, 32768, k910A},
-    ChipTemplates{"910B2", 24, 6, 65536, k910B2},
-    ChipTemplates{"910B3", 20, 7, 65536, k910B3},
-    ChipTemplates{"910B4", 20, 7, 32768, k910B4},
+    ChipTemplates{"910A", 30, 0, 32768, k910A},   ChipTemplates{"910B2", 24, 6, 65536, k910B2},
+    ChipTemplates{"910B3", 20, 7, 65536, k910B3}, ChipTemplates{"910B4", 20, 7, 32768, k910B4},
     ChipTemplates{"310P3", 8, 7, 21527, k310P3},
 };
 
@@ -98,15 +96,32 @@ std::vector<VnpuSlot> PlanVnpuSlots(const ChipTemplates& chip, int physical_id) 
 
 std::vector<std::string> CreateVnpuArgv(std::string_view npu_smi, int card_id, int chip_id,
                                         std::string_view template_name, int vnpu_id) {
-  return {std::string(npu_smi), "set", "-t",  "create-vnpu", "-i", base::StrCat(card_id),
-          "-c",                 base::StrCat(chip_id), "-f", std::string(template_name), "-v",
+  return {std::string(npu_smi),
+          "set",
+          "-t",
+          "create-vnpu",
+          "-i",
+          base::StrCat(card_id),
+          "-c",
+          base::StrCat(chip_id),
+          "-f",
+          std::string(template_name),
+          "-v",
           base::StrCat(vnpu_id)};
 }
 
 std::vector<std::string> DestroyVnpuArgv(std::string_view npu_smi, int card_id, int chip_id,
                                          int vnpu_id) {
-  return {std::string(npu_smi), "set", "-t", "destroy-vnpu", "-i", base::StrCat(card_id),
-          "-c",                 base::StrCat(chip_id), "-v", base::StrCat(vnpu_id)};
+  return {std::string(npu_smi),
+          "set",
+          "-t",
+          "destroy-vnpu",
+          "-i",
+          base::StrCat(card_id),
+          "-c",
+          base::StrCat(chip_id),
+          "-v",
+          base::StrCat(vnpu_id)};
 }
 
 std::string VnpuDevicePath(int vnpu_id) { return base::StrCat("/dev/vdavinci", vnpu_id); }

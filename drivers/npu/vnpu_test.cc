@@ -25,7 +25,7 @@ TEST(VnpuTest, TemplatesOf910B3MatchThePublishedTable) {
 }
 
 TEST(VnpuTest, UnknownChipsOfferNoVnpus) {
-  EXPECT_EQ(FindChipTemplates("910B"), nullptr);  // sysfs-only name, no variant
+  EXPECT_EQ(FindChipTemplates("910B"), nullptr);   // sysfs-only name, no variant
   EXPECT_EQ(FindChipTemplates("910b3"), nullptr);  // DCMI names are upper case
   EXPECT_EQ(FindChipTemplates(""), nullptr);
 }

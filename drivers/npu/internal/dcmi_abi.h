@@ -66,7 +66,11 @@ struct dcmi_get_memory_info_stru {
   unsigned char reserve[60];
 };
 
-enum dcmi_ip_addr_type { DCMI_IPADDR_TYPE_V4 = 0, DCMI_IPADDR_TYPE_V6 = 1, DCMI_IPADDR_TYPE_ANY = 2 };
+enum dcmi_ip_addr_type {
+  DCMI_IPADDR_TYPE_V4 = 0,
+  DCMI_IPADDR_TYPE_V6 = 1,
+  DCMI_IPADDR_TYPE_ANY = 2
+};
 
 struct dcmi_ip_addr {
   union {

@@ -15,8 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "drivers/npu/internal/dcmi_abi.h"
 #include "nlohmann/json.hpp"
+
+#include "drivers/npu/internal/dcmi_abi.h"
 
 namespace abi = tessera::drivers::npu::abi;
 
@@ -63,7 +64,8 @@ unsigned int Hex(const nlohmann::json& j, const char* key, unsigned int fallback
   auto it = j.find(key);
   if (it == j.end()) return fallback;
   if (it->is_number_unsigned()) return it->get<unsigned int>();
-  if (it->is_string()) return static_cast<unsigned int>(std::strtoul(it->get<std::string>().c_str(), nullptr, 16));
+  if (it->is_string())
+    return static_cast<unsigned int>(std::strtoul(it->get<std::string>().c_str(), nullptr, 16));
   return fallback;
 }
 
@@ -92,8 +94,8 @@ bool Load() {
       chip.chip_version = x.value("chipVersion", "V1");
       chip.aicore = x.value("aicoreCount", 0u);
       std::string bdf = x.value("pciBusId", "0000:00:00.0");
-      std::sscanf(bdf.c_str(), "%x:%x:%x.%x", &chip.domain,
-                  &chip.bus, &chip.device, &chip.function);
+      std::sscanf(bdf.c_str(), "%x:%x:%x.%x", &chip.domain, &chip.bus, &chip.device,
+                  &chip.function);
       chip.vendor_id = Hex(x, "pciVendorId", 0x19e5);
       chip.device_id = Hex(x, "pciDeviceId", 0);
       chip.sub_vendor_id = Hex(x, "pciSubsystemVendorId", 0);
@@ -107,8 +109,8 @@ bool Load() {
     g.cards.push_back(card);
   }
   for (const auto& e : j.value("errors", nlohmann::json::array())) {
-    g.errors.push_back(
-        {e.value("function", ""), e.value("return", -8005), e.value("card", -1), e.value("chip", -1)});
+    g.errors.push_back({e.value("function", ""), e.value("return", -8005), e.value("card", -1),
+                        e.value("chip", -1)});
   }
   return true;
 }
@@ -260,7 +262,8 @@ EXPORT int dcmi_get_device_memory_info_v3(int card_id, int device_id,
                                           abi::dcmi_get_memory_info_stru* info) {
   std::lock_guard lock(g.mu);
   const Chip* chip = nullptr;
-  if (int rc = Find("dcmi_get_device_memory_info_v3", card_id, device_id, &chip); rc != 0) return rc;
+  if (int rc = Find("dcmi_get_device_memory_info_v3", card_id, device_id, &chip); rc != 0)
+    return rc;
   if (chip->ddr_mib == 0) return abi::kDcmiErrNotSupport;
   std::memset(info, 0, sizeof(*info));
   info->memory_size = chip->ddr_mib;

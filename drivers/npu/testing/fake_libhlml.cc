@@ -14,8 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "drivers/npu/internal/hlml_abi.h"
 #include "nlohmann/json.hpp"
+
+#include "drivers/npu/internal/hlml_abi.h"
 
 namespace abi = tessera::drivers::npu::abi;
 
@@ -47,7 +48,8 @@ unsigned int Hex(const nlohmann::json& j, const char* key, unsigned int fallback
   auto it = j.find(key);
   if (it == j.end()) return fallback;
   if (it->is_number_unsigned()) return it->get<unsigned int>();
-  if (it->is_string()) return static_cast<unsigned int>(std::strtoul(it->get<std::string>().c_str(), nullptr, 16));
+  if (it->is_string())
+    return static_cast<unsigned int>(std::strtoul(it->get<std::string>().c_str(), nullptr, 16));
   return fallback;
 }
 

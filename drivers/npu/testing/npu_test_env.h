@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "base/strings.h"
 #include "base/sysfs.h"
 #include "topology/loader.h"
@@ -67,8 +68,7 @@ class ScopedEnv {
 // A fixture node: its sysfs and a model loader over it.
 class SimNode {
  public:
-  explicit SimNode(std::string_view name)
-      : root_(NodeFixture(name)), sysfs_(root_ + "/sys") {}
+  explicit SimNode(std::string_view name) : root_(NodeFixture(name)), sysfs_(root_ + "/sys") {}
 
   const std::string& root() const { return root_; }
   const base::Sysfs& sysfs() const { return sysfs_; }
