@@ -13,7 +13,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-Json Config(Json extra = Json::object()) {
+Json Config(const Json& extra = Json::object()) {
   Json j = {{"apiVersion", "npu.tessera.dev/v1alpha1"}, {"kind", "NpuConfig"}};
   j.update(extra);
   return j;

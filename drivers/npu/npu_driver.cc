@@ -49,7 +49,7 @@ std::string UnderRoot(std::string_view root, std::string_view path) {
   return base::StrCat(out, path);
 }
 
-std::string JoinInts(std::vector<int> values) { return base::Join(values, ","); }
+std::string JoinInts(const std::vector<int>& values) { return base::Join(values, ","); }
 
 bool HasSlash(std::string_view s) { return s.find('/') != std::string_view::npos; }
 

@@ -35,7 +35,7 @@ using Argv = std::vector<std::string>;
 // Counts log lines at warn or above (to check that an idle driver is quiet).
 class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  int warnings() {
+  int Warnings() {
     std::lock_guard lock(mutex_);
     return warnings_;
   }
@@ -168,7 +168,7 @@ TEST_F(NpuDriverTest, WithoutDcmiTheAscendNodeIsListedFromSysfsInDegradedMode) {
   EXPECT_EQ(Metric("tessera_npu_devices", {{"family", "ascend"}}), 8);
   // One warning for the degraded mode, not one per scan.
   ASSERT_OK(driver->Enumerate().status());
-  EXPECT_EQ(sink_->warnings(), 1);
+  EXPECT_EQ(sink_->Warnings(), 1);
 }
 
 TEST_F(NpuDriverTest, WithDcmiTheAscendNodeIsNamedAndPartitioned) {
@@ -187,7 +187,7 @@ TEST_F(NpuDriverTest, WithDcmiTheAscendNodeIsNamedAndPartitioned) {
   ASSERT_NE(sick, nullptr);
   EXPECT_EQ(sick->health, Health::kUnhealthy);
   EXPECT_EQ(Metric("tessera_npu_vendor_library_missing", {{"library", "dcmi"}}), 0);
-  EXPECT_EQ(sink_->warnings(), 0);
+  EXPECT_EQ(sink_->Warnings(), 0);
 }
 
 TEST_F(NpuDriverTest, ADcmiThatFailsAtRunTimeFallsBackToSysfs) {
@@ -256,7 +256,7 @@ TEST_F(NpuDriverTest, ANodeWithoutNpusRunsIdleAndQuiet) {
     EXPECT_TRUE(inv.devices.empty());
     EXPECT_TRUE(inv.counter_sets.empty());
   }
-  EXPECT_EQ(sink_->warnings(), 0);
+  EXPECT_EQ(sink_->Warnings(), 0);
   EXPECT_EQ(Metric("tessera_npu_vendor_library_missing", {{"library", "dcmi"}}), 0);
   EXPECT_EQ(Metric("tessera_npu_vendor_library_missing", {{"library", "hlml"}}), 0);
   EXPECT_EQ(Metric("tessera_npu_devices", {{"family", "ascend"}}), 0);

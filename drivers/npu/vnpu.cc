@@ -60,6 +60,7 @@ const ChipTemplates* FindChipTemplates(std::string_view chip_name) {
 
 std::vector<std::string_view> ChipsWithTemplates() {
   std::vector<std::string_view> out;
+  out.reserve(kChips.size());
   for (const ChipTemplates& c : kChips) out.push_back(c.chip_name);
   return out;
 }

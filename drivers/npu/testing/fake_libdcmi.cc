@@ -6,6 +6,7 @@
 // dcmi_init, so one test process can load several machines in turn. Without
 // the variable dcmi_init fails like a host without the Ascend driver.
 // Thread-safe (one mutex around everything). Test-only.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -140,12 +141,15 @@ int Find(const char* function, int card_id, int device_id, const Chip** out) {
 }
 
 void CopyName(unsigned char* out, const std::string& in) {
-  std::memset(out, 0, abi::kMaxChipNameLen);
-  std::memcpy(out, in.data(), std::min<size_t>(in.size(), abi::kMaxChipNameLen - 1));
+  const size_t n = std::min<size_t>(in.size(), abi::kMaxChipNameLen - 1);
+  std::fill_n(out, abi::kMaxChipNameLen, 0);
+  std::copy_n(in.data(), n, out);
 }
 
 }  // namespace
 
+// The exported names are the vendor ABI's.
+// NOLINTBEGIN(readability-identifier-naming)
 #define EXPORT extern "C" __attribute__((visibility("default")))
 
 EXPORT int dcmi_init() {
@@ -311,3 +315,4 @@ EXPORT int dcmi_get_dcmi_version(char* dcmi_ver, int buf_size) {
   std::snprintf(dcmi_ver, static_cast<size_t>(buf_size), "%s", g.version.c_str());
   return 0;
 }
+// NOLINTEND(readability-identifier-naming)

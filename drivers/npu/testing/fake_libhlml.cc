@@ -115,6 +115,8 @@ int CopyString(const std::string& value, char* out, unsigned int length) {
 
 }  // namespace
 
+// The exported names are the vendor ABI's.
+// NOLINTBEGIN(readability-identifier-naming)
 #define EXPORT extern "C" __attribute__((visibility("default")))
 
 EXPORT int hlml_init() {
@@ -220,3 +222,4 @@ EXPORT int hlml_get_driver_version(char* version, unsigned int length) {
   if (int rc = Injected("hlml_get_driver_version"); rc != 0) return rc;
   return CopyString(g.driver_version, version, length);
 }
+// NOLINTEND(readability-identifier-naming)
