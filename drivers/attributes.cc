@@ -8,4 +8,9 @@ std::string AlignmentAttribute(std::string_view domain, std::string_view name) {
   return base::StrCat(domain, "/", name);
 }
 
+std::optional<std::string> PcieSwitchValue(const topology::PciDevice& device) {
+  if (!device.pcie_switch) return std::nullopt;
+  return device.pcie_switch->ToString();
+}
+
 }  // namespace tessera::drivers

@@ -8,8 +8,11 @@
 // agent's --driver-domain (default tessera.dev), see AlignmentAttribute().
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "topology/model.h"
 
 namespace tessera::drivers {
 
@@ -21,6 +24,11 @@ inline constexpr std::string_view kAttrNumaNode = "resource.kubernetes.io/numaNo
 // Alignment attributes shared by all Tessera drivers: "<domain>/<name>".
 inline constexpr std::string_view kAlignPcieSwitch = "pcieSwitch";
 std::string AlignmentAttribute(std::string_view domain, std::string_view name);
+// The pcieSwitch value of a device: the PCI address of the upstream port of
+// the nearest PCIe switch above it ("0000:16:00.0"), unique on the node and
+// the same for every device behind that switch, whatever driver lists it.
+// nullopt when no switch is above the device (attribute omitted).
+std::optional<std::string> PcieSwitchValue(const topology::PciDevice& device);
 
 // Common per-driver attributes (unqualified: in the driver's own domain).
 inline constexpr std::string_view kAttrVendor = "vendor";
@@ -49,8 +57,18 @@ inline constexpr std::string_view kAttrNodeGuid = "nodeGUID";
 inline constexpr std::string_view kAttrSriovRole = "sriovRole";
 inline constexpr std::string_view kAttrSriovParent = "sriovParent";
 
+// NPU.
+inline constexpr std::string_view kAttrChipName = "chipName";  // Ascend "910B3"
+inline constexpr std::string_view kAttrRoceIp = "roceIP";      // Ascend integrated RoCE port
+inline constexpr std::string_view kAttrModuleId = "moduleID";  // Gaudi OAM slot
+inline constexpr std::string_view kAttrSerial = "serial";
+inline constexpr std::string_view kAttrVnpuTemplate = "vnpuTemplate";  // "vir05_1c_16g"
+inline constexpr std::string_view kAttrVnpuId = "vnpuID";              // /dev/vdavinci<id>
+inline constexpr std::string_view kAttrParentDevice = "parentDevice";  // partition's whole device
+
 // Capacities.
 inline constexpr std::string_view kCapMemory = "memory";
 inline constexpr std::string_view kCapCompute = "compute";
+inline constexpr std::string_view kCapAiCores = "aiCores";  // Ascend AI cores (whole chip or vNPU)
 
 }  // namespace tessera::drivers
