@@ -41,6 +41,15 @@ struct Config {
   std::string hwloc_xml;               // --hwloc-xml
   std::string dev_root;                // --dev-root: host prefix of device nodes
   std::string nvml_lib = "libnvidia-ml.so.1";  // --nvml-lib
+  std::string dcmi_lib = "libdcmi.so";  // --dcmi-lib: Ascend DCMI ("" = never load)
+  std::string hlml_lib = "libhlml.so";  // --hlml-lib: Gaudi HLML ("" = never load)
+  std::string npu_smi = "npu-smi";      // --npu-smi: creates and destroys Ascend vNPUs
+  // --netns-hook: tessera-netns-hook as the container runtime sees it (a host
+  // path); empty refuses RdmaConfig netdev attachment (docs/rdma-netns.md).
+  std::string netns_hook;
+  // --npu-when-absent: "idle" runs the NPU driver with an empty pool on a
+  // node without NPUs, "skip" does not start it there (docs/npu.md).
+  std::string npu_when_absent = "idle";
 
   // Publishing (see docs/configuration.md).
   bool publish_partitionable = false;      // --publish-partitionable-devices (KEP-4815)

@@ -110,6 +110,20 @@ absl::StatusOr<std::optional<Config>> ParseAgentFlags(int argc, const char* cons
       ->envname("TESSERA_DEV_ROOT")->group("Hardware");
   app.add_option("--nvml-lib", c.nvml_lib, "NVML library to dlopen")
       ->envname("TESSERA_NVML_LIB")->capture_default_str()->group("Hardware");
+  app.add_option("--dcmi-lib", c.dcmi_lib, "Ascend DCMI library to dlopen (empty: never)")
+      ->envname("TESSERA_DCMI_LIB")->capture_default_str()->group("Hardware");
+  app.add_option("--hlml-lib", c.hlml_lib, "Gaudi HLML library to dlopen (empty: never)")
+      ->envname("TESSERA_HLML_LIB")->capture_default_str()->group("Hardware");
+  app.add_option("--npu-smi", c.npu_smi, "npu-smi executable, for Ascend vNPUs")
+      ->envname("TESSERA_NPU_SMI")->capture_default_str()->group("Hardware");
+  app.add_option("--netns-hook", c.netns_hook,
+                 "tessera-netns-hook as the container runtime sees it (host path); empty: RDMA "
+                 "netdev attachment is refused")
+      ->envname("TESSERA_NETNS_HOOK")->group("Hardware");
+  app.add_option("--npu-when-absent", c.npu_when_absent,
+                 "On a node without NPUs: idle (empty pool) or skip (no NPU driver)")
+      ->envname("TESSERA_NPU_WHEN_ABSENT")->capture_default_str()
+      ->check(CLI::IsMember({"idle", "skip"}))->group("Hardware");
 
   app.add_flag("--publish-partitionable-devices", c.publish_partitionable,
                "Publish counter sets and partitions (KEP-4815; DRAPartitionableDevices gate)")

@@ -98,6 +98,19 @@ TEST_F(FlagsTest, EveryFlagIsDocumented) {
   EXPECT_GT(count, 20);
 }
 
+TEST_F(FlagsTest, NpuFlagsHaveVendorDefaultsAndCheckTheAbsentPolicy) {
+  ASSERT_OK_AND_ASSIGN(auto c, Parse({"--node-name", "n"}));
+  EXPECT_EQ(c->dcmi_lib, "libdcmi.so");
+  EXPECT_EQ(c->hlml_lib, "libhlml.so");
+  EXPECT_EQ(c->npu_smi, "npu-smi");
+  EXPECT_EQ(c->npu_when_absent, "idle");
+  ASSERT_OK_AND_ASSIGN(c, Parse({"--node-name", "n", "--npu-when-absent", "skip", "--dcmi-lib", ""}));
+  EXPECT_EQ(c->npu_when_absent, "skip");
+  EXPECT_EQ(c->dcmi_lib, "");
+  EXPECT_THAT(Parse({"--node-name", "n", "--npu-when-absent", "never"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--npu-when-absent")));
+}
+
 TEST_F(FlagsTest, DedupesDriversAndParsesLogModules) {
   ASSERT_OK_AND_ASSIGN(auto c, Parse({"--node-name", "n", "--drivers", "gpu, gpu,npu",
                                       "--log-level", "warn,kubelet=debug", "--log-format", "json"}));

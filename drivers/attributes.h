@@ -8,10 +8,12 @@
 // agent's --driver-domain (default tessera.dev), see AlignmentAttribute().
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/pci_address.h"
+#include "topology/model.h"
 
 namespace tessera::drivers {
 
@@ -27,6 +29,11 @@ std::string AlignmentAttribute(std::string_view domain, std::string_view name);
 // switch's upstream port ("0000:17:00.0"), the same on every driver so that
 // matchAttribute pairs a GPU with the NIC under the same switch.
 std::string PcieSwitchValue(const base::PciAddress& switch_upstream_port);
+// The pcieSwitch value of a device: the PCI address of the upstream port of
+// the nearest PCIe switch above it ("0000:16:00.0"), unique on the node and
+// the same for every device behind that switch, whatever driver lists it.
+// nullopt when no switch is above the device (attribute omitted).
+std::optional<std::string> PcieSwitchValue(const topology::PciDevice& device);
 
 // Common per-driver attributes (unqualified: in the driver's own domain).
 inline constexpr std::string_view kAttrVendor = "vendor";
@@ -58,6 +65,15 @@ inline constexpr std::string_view kAttrSriovParent = "sriovParent";
 inline constexpr std::string_view kAttrFirmwareVersion = "firmwareVersion";
 inline constexpr std::string_view kAttrActiveMtu = "activeMtu";
 
+// NPU.
+inline constexpr std::string_view kAttrChipName = "chipName";  // Ascend "910B3"
+inline constexpr std::string_view kAttrRoceIp = "roceIP";      // Ascend integrated RoCE port
+inline constexpr std::string_view kAttrModuleId = "moduleID";  // Gaudi OAM slot
+inline constexpr std::string_view kAttrSerial = "serial";
+inline constexpr std::string_view kAttrVnpuTemplate = "vnpuTemplate";  // "vir05_1c_16g"
+inline constexpr std::string_view kAttrVnpuId = "vnpuID";              // /dev/vdavinci<id>
+inline constexpr std::string_view kAttrParentDevice = "parentDevice";  // partition's whole device
+
 // Capacities.
 inline constexpr std::string_view kCapMemory = "memory";
 inline constexpr std::string_view kCapCompute = "compute";
@@ -71,5 +87,6 @@ inline constexpr std::string_view kCapOfaEngines = "ofaEngines";
 // RDMA NIC shares (KEP-5075): connection slots and link bandwidth (bits/s).
 inline constexpr std::string_view kCapConnections = "connections";
 inline constexpr std::string_view kCapBandwidth = "bandwidth";
+inline constexpr std::string_view kCapAiCores = "aiCores";  // Ascend AI cores (whole chip or vNPU)
 
 }  // namespace tessera::drivers

@@ -197,7 +197,7 @@ void ExtractPci(hwloc_topology_t topo, NodeTopology& out) {
       bridge.secondary_bus = down.secondary_bus;
       bridge.subordinate_bus = down.subordinate_bus;
       bridge_index[b] = static_cast<int>(out.bridges.size());
-      out.bridges.push_back(std::move(bridge));
+      out.bridges.push_back(bridge);
     }
   }
 

@@ -17,6 +17,7 @@
 #include "topology/hwloc_topology.h"
 #include "topology/locality.h"
 #include "topology/pci_tree.h"
+#include "topology/sysfs_parse.h"
 #include "topology/sysfs_pci.h"
 
 namespace tessera::topology {
@@ -182,7 +183,9 @@ absl::StatusOr<NodeTopology> LoadTopologyFromSysfs(const SysfsReaders& readers,
 
   if (t.hostname.empty() && readers.proc != nullptr) {
     if (auto h = readers.proc->ReadAttribute("sys/kernel/hostname"); h.ok()) {
-      t.hostname = std::string(base::TrimValue(*h));
+      if (std::string_view name = base::TrimValue(*h); IsPrintableText(name)) {
+        t.hostname = std::string(name);
+      }
     }
   }
   FinalizeTopology(t, tree.sysfs_numa_node);

@@ -92,6 +92,7 @@ void MarkSwitchUpstreamPorts(std::vector<PciBridge>& bridges) {
   std::vector<bool> seen(n, false);
   // (bridge, what the port above it faces), iterative DFS from the tops.
   std::vector<std::pair<int, Facing>> stack;
+  stack.reserve(n);
   for (int t : tops) stack.emplace_back(t, Facing::kDown);  // unknown tops: root ports
   while (!stack.empty()) {
     auto [i, above] = stack.back();
@@ -105,14 +106,17 @@ void MarkSwitchUpstreamPorts(std::vector<PciBridge>& bridges) {
       facing = facing_of_known(b.port_type);
     } else if (distinct_child_slots(u) >= 2) {
       facing = Facing::kUpstream;
-    } else if (b.parent < 0 || b.parent >= static_cast<int>(n)) {
-      facing = Facing::kDown;  // a top-level bridge: the root port
-    } else if (above == Facing::kDown) {
-      facing = children[u].empty() ? Facing::kLeaf : Facing::kUpstream;
-    } else if (above == Facing::kUpstream) {
-      facing = Facing::kDown;
     } else {
-      facing = Facing::kLeaf;
+      // A top-level bridge is taken for the root port (tops are pushed with
+      // kDown above them, but a root port itself faces down).
+      const bool top = b.parent < 0 || b.parent >= static_cast<int>(n);
+      if (top || above == Facing::kUpstream) {
+        facing = Facing::kDown;
+      } else if (above == Facing::kDown) {
+        facing = children[u].empty() ? Facing::kLeaf : Facing::kUpstream;
+      } else {
+        facing = Facing::kLeaf;
+      }
     }
     b.switch_upstream = facing == Facing::kUpstream;
     for (int c : children[u]) stack.emplace_back(c, facing);

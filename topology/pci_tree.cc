@@ -161,10 +161,10 @@ void SortPciTree(NodeTopology& topology) {
   for (int i : root_order) sorted_roots.push_back(std::move(roots[static_cast<size_t>(i)]));
   std::vector<PciBridge> sorted_bridges;
   for (int i : bridge_order) {
-    PciBridge b = std::move(bridges[static_cast<size_t>(i)]);
+    PciBridge b = bridges[static_cast<size_t>(i)];
     b.root = remap(b.root, root_new);
     b.parent = remap(b.parent, bridge_new);
-    sorted_bridges.push_back(std::move(b));
+    sorted_bridges.push_back(b);
   }
   std::vector<PciDevice> sorted_devices;
   for (int i : device_order) {

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -186,14 +188,16 @@ void Replay(const Recorded& r, std::string_view prefix, Writer& w) {
 
 // hwloc's CPU/NUMA inputs, minus what it does not read and what is slow,
 // write-only or noisy to read.
+constexpr std::string_view kSkippedNames[] = {
+    "cpufreq",          "cpuidle",         "power",        "hotplug",
+    "microcode",        "uevent",          "crash_notes",  "crash_notes_size",
+    "thermal_throttle", "vulnerabilities", "intel_pstate", "amd_pstate",
+    "compact",          "reclaim",         "vmstat",       "numastat",
+    "modalias"};
+
 bool SkippedName(std::string_view name) {
-  static const std::set<std::string_view> kSkip = {
-      "cpufreq",          "cpuidle",         "power",        "hotplug",
-      "microcode",        "uevent",          "crash_notes",  "crash_notes_size",
-      "thermal_throttle", "vulnerabilities", "intel_pstate", "amd_pstate",
-      "compact",          "reclaim",         "vmstat",       "numastat",
-      "modalias"};
-  return kSkip.count(name) > 0;
+  return std::find(std::begin(kSkippedNames), std::end(kSkippedNames), name) !=
+         std::end(kSkippedNames);
 }
 
 void CopyTree(const base::Sysfs& src, const std::string& rel, int depth, std::string_view prefix,

@@ -206,13 +206,21 @@ absl::StatusOr<OsDevice> ParseNvidiaGpuInformation(std::string_view text) {
   os.info["Subsystem"] = "nvidia";
   os.info["DeviceMinor"] = std::to_string(*minor);
   // Info names as hwloc's NVML backend writes them.
-  if (auto m = kv.find("Model"); m != kv.end() && !m->second.empty()) {
+  if (auto m = kv.find("Model"); m != kv.end() && IsPrintableText(m->second)) {
     os.info["GPUModel"] = m->second;
   }
-  if (auto u = kv.find("GPU UUID"); u != kv.end() && !u->second.empty()) {
+  if (auto u = kv.find("GPU UUID"); u != kv.end() && IsPrintableText(u->second)) {
     os.info["NVIDIAUUID"] = u->second;
   }
   return os;
+}
+
+bool IsPrintableText(std::string_view value) {
+  if (value.empty()) return false;
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 std::string_view LinkBaseName(std::string_view target) {

@@ -91,6 +91,10 @@ std::map<std::string, std::string> ParseKeyValueLines(std::string_view text);
 // when "Device Minor" is missing or not a number in 0..255.
 absl::StatusOr<OsDevice> ParseNvidiaGpuInformation(std::string_view text);
 
+// True when `value` is non-empty printable ASCII (0x20-0x7e): what names and
+// info values from sysfs must be before they enter the model.
+bool IsPrintableText(std::string_view value);
+
 // The last path component of a link target ("../../../bus/pci/drivers/mlx5_core"
 // -> "mlx5_core"); "" for an empty target.
 std::string_view LinkBaseName(std::string_view target);

@@ -233,6 +233,16 @@ TEST(ParseNvidiaGpuInformationTest, RejectsMissingOrBadMinor) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(IsPrintableTextTest, AcceptsOnlyPrintableAscii) {
+  EXPECT_TRUE(IsPrintableText("mlx5_0"));
+  EXPECT_TRUE(IsPrintableText("NVIDIA H100 80GB HBM3"));
+  EXPECT_FALSE(IsPrintableText(""));
+  EXPECT_FALSE(IsPrintableText("eth\x01"));
+  EXPECT_FALSE(IsPrintableText("caf\xc3\xa9"));
+  EXPECT_FALSE(IsPrintableText(std::string_view("a\0b", 3)));
+  EXPECT_FALSE(IsPrintableText("tab\there"));
+}
+
 TEST(LinkBaseNameTest, TakesTheLastComponent) {
   EXPECT_EQ(LinkBaseName("../../../bus/pci/drivers/mlx5_core"), "mlx5_core");
   EXPECT_EQ(LinkBaseName("../../0000:82:00.0/"), "0000:82:00.0");

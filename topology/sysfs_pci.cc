@@ -193,7 +193,11 @@ class Reader {
     }
     ReadLocalCpus(id, dir, f);
     if (auto link = sys_.ReadLink(path("driver")); link.ok()) {
-      f.driver = std::string(LinkBaseName(*link));
+      if (std::string_view drv = LinkBaseName(*link); IsPrintableText(drv)) {
+        f.driver = std::string(drv);
+      } else {
+        Warn(StrCat(id, ": driver link ", base::Quote(*link), " names no driver; driver unknown"));
+      }
     }
     if (MayHaveSriov(f.class_code)) {
       if (auto link = sys_.ReadLink(path("physfn")); link.ok()) {
@@ -220,6 +224,10 @@ class Reader {
       std::sort(names.begin(), names.end(), NaturalLess);
       for (const std::string& name : names) {
         if (!source.accept(name)) continue;
+        if (!IsPrintableText(name)) {
+          Warn(StrCat(cls_dir, "/", base::Quote(name), ": not a printable name; skipped"));
+          continue;
+        }
         auto link = sys_.ReadLink(StrCat(cls_dir, "/", name));
         if (!link.ok()) continue;  // a plain file (abi_version) or gone
         std::optional<std::string> canonical = NormalizeLinkTarget(cls_dir, *link);
@@ -233,7 +241,12 @@ class Reader {
         for (const auto& [attr, info] : source.infos) {
           if (auto v = sys_.ReadAttribute(StrCat(*canonical, "/", attr)); v.ok()) {
             std::string_view value = base::TrimValue(*v);
-            if (!value.empty()) os.info[std::string(info)] = std::string(value);
+            if (IsPrintableText(value)) {
+              os.info[std::string(info)] = std::string(value);
+            } else if (!value.empty()) {
+              Warn(StrCat(name, ": ", attr, " ", base::Quote(value),
+                          " is not printable text; ignored"));
+            }
           }
         }
         out_.os_devices.emplace_back(*owner, std::move(os));

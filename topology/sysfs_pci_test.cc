@@ -321,6 +321,27 @@ TEST_F(SmallTreeTest, EntriesThatAreNotLinksOrAddresses) {
                           HasSubstr("\"not-an-address\": not a PCI address")));
 }
 
+TEST_F(SmallTreeTest, UnprintableBytesNeverReachTheModel) {
+  const std::string dev = tree_.AddPci(
+      {.bdf = "0000:00:0f.0", .vendor = 0x15b3, .device = 0x1021, .class_code = 0x020700});
+  const std::string ib = tree_.AddClassDevice("infiniband", "mlx5_0", dev);
+  tree_.File("sys/" + ib + "/node_guid", "\xae\x93garbage\n");
+  tree_.File("sys/" + ib + "/sys_image_guid", "0c42:a103:0000:0001\n");
+  tree_.AddClassDevice("net", "eth\x01" "bad", dev);
+  tree_.Link("sys/" + dev + "/driver", "../../../bus/pci/drivers/\xff\xfe");
+  auto scan = Scan();
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  ASSERT_EQ(scan->functions.size(), 1u);
+  EXPECT_EQ(scan->functions[0].driver, "");
+  ASSERT_EQ(scan->os_devices.size(), 1u);
+  const OsDevice& os = scan->os_devices[0].second;
+  EXPECT_EQ(os.name, "mlx5_0");
+  EXPECT_EQ(os.info.count("NodeGUID"), 0u);
+  EXPECT_EQ(os.info.at("SysImageGUID"), "0c42:a103:0000:0001");
+  EXPECT_THAT(scan->warnings, ElementsAre(HasSubstr("driver link"), HasSubstr("mlx5_0: node_guid"),
+                                          HasSubstr("not a printable name")));
+}
+
 TEST_F(SmallTreeTest, BadNvidiaInformationIsAWarning) {
   tree_.AddPci({.bdf = "0000:00:0e.0", .vendor = 0x10de, .device = 0x2330, .class_code = 0x030200});
   tree_.File("proc/driver/nvidia/gpus/0000:00:0e.0/information", "Device Minor: lots\n");

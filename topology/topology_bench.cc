@@ -96,7 +96,7 @@ int LoadOnce(const std::string& kind, const std::string& path, bool print) {
     return 1;
   }
   if (print) {
-    std::cout << TopologyToJson(*t).dump() << "\n";
+    std::cout << TopologyToJson(*t).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     std::cout << t->devices.size() << "\n";
   }

@@ -124,6 +124,7 @@ absl::Status Agent::Impl::OpenHost() {
 
   ASSIGN_OR_RETURN(NodeView view, OpenNodeSysfs(config));
   node = std::make_unique<NodeView>(std::move(view));
+  OpenRdmaHostSeams(config, *node);
   Log()->info("host opened node={} boot_id={} sysfs={} simulated={}", config.node_name, boot_id,
               node->sysfs->root(), config.simulated());
   return absl::OkStatus();
@@ -155,6 +156,11 @@ absl::Status Agent::Impl::CreateDrivers() {
     // A simulated node's device nodes, so that a container runtime can
     // inject them (podman in the demo and tests). Needs CAP_MKNOD.
     if (config.simulated() && !config.dev_root.empty()) {
+      // Some drivers (npu) know their nodes only after a scan.
+      if (absl::StatusOr<drivers::Inventory> scan = driver->Enumerate(); !scan.ok()) {
+        Log()->warn("first scan failed driver={} error={}", rt->name,
+                    base::Std(scan.status().message()));
+      }
       std::vector<std::string> nodes = driver->DeviceNodePaths();
       if (!nodes.empty()) {
         if (absl::Status s = drivers::gpu::MaterializeDeviceNodes(config.dev_root, nodes); !s.ok()) {

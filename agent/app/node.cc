@@ -1,10 +1,20 @@
 #include "agent/app/node.h"
 
+#include <algorithm>
+
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "drivers/rdma/ibverbs_verbs.h"
+#include "topology/libnl_netlink.h"
 
 namespace tessera::agent {
 namespace {
+
+spdlog::logger* Log() {
+  static const auto logger = base::log::Get("agent");
+  return logger.get();
+}
 
 // A path that can never be a directory: the sysfs of an hwloc XML input,
 // which has none (drivers then rely on what hwloc recorded).
@@ -46,15 +56,40 @@ absl::Status LoadNodeTopology(const Config& config, NodeView& view) {
   return absl::OkStatus();
 }
 
+void OpenRdmaHostSeams(const Config& config, NodeView& view) {
+  if (config.simulated()) return;
+  const bool wanted = std::find(config.drivers.begin(), config.drivers.end(),
+                                drivers::rdma::kFamily) != config.drivers.end();
+  if (!wanted) return;
+  if (auto nl = topology::LibnlNetlink::Create(); nl.ok()) {
+    view.netlink = *std::move(nl);
+  } else {
+    Log()->warn("rtnetlink unavailable, rdma link state from sysfs error={}",
+                base::Std(nl.status().message()));
+  }
+  view.namespaces =
+      std::make_unique<topology::ProcNetworkNamespaces>(JoinHost(config.host_root, "/proc"));
+  if (auto rn = drivers::rdma::SocketRdmaNetlink::Open(); rn.ok()) {
+    view.rdma_netlink = *std::move(rn);
+  } else {
+    Log()->info("rdma netlink unavailable, rdma netns mode taken as shared error={}",
+                base::Std(rn.status().message()));
+  }
+  view.verbs = std::make_unique<drivers::rdma::IbverbsVerbs>();
+}
+
 absl::StatusOr<drivers::DriverSet> MakeNodeDrivers(const Config& config, const NodeView& view,
                                                    const Host& host) {
-  drivers::DriverDeps deps{.families = config.drivers,
-                           .topology = view.topology,
-                           .sysfs = *view.sysfs,
-                           .commands = host.commands,
-                           .fs = host.fs,
-                           .clock = host.clock};
-  deps.gpu.domain = config.driver_domain;
+  drivers::DriverDeps deps;
+  deps.domain = config.driver_domain;
+  deps.families = config.drivers;
+  deps.topology = view.topology;
+  deps.sysfs = config.hwloc_xml.empty() ? view.sysfs.get() : nullptr;
+  deps.fs = &host.fs;
+  deps.clock = &host.clock;
+  deps.runner = &host.commands;
+  deps.metrics = &host.metrics;
+
   deps.gpu.dev_root = config.dev_root;
   deps.gpu.host_root = config.host_root;
   deps.gpu.state_dir = base::StrCat(config.state_dir, "/gpu");
@@ -63,6 +98,32 @@ absl::StatusOr<drivers::DriverSet> MakeNodeDrivers(const Config& config, const N
   deps.gpu.publish_consumable_capacity = config.publish_consumable_capacity;
   deps.nvml_library = config.nvml_lib;
   deps.mig_minors_path = view.mig_minors_path;
+
+  deps.rdma.options.dev_root = config.dev_root;
+  deps.rdma.options.host_root = config.host_root;
+  deps.rdma.options.state_dir = base::StrCat(config.state_dir, "/rdma");
+  deps.rdma.options.simulated = config.simulated();
+  deps.rdma.options.publish_consumable_capacity = config.publish_consumable_capacity;
+  deps.rdma.options.hook_path = config.netns_hook;
+  deps.rdma.netlink = view.netlink.get();
+  deps.rdma.namespaces = view.namespaces.get();
+  deps.rdma.rdma_netlink = view.rdma_netlink.get();
+  deps.rdma.verbs = view.verbs.get();
+
+  deps.npu.dev_root = config.dev_root;
+  deps.npu.host_root = config.host_root;
+  deps.npu.simulated = config.simulated();
+  deps.npu.publish_partitions = config.publish_partitionable;
+  deps.npu.dcmi_library = config.dcmi_lib;
+  deps.npu.hlml_library = config.hlml_lib;
+  deps.npu.npu_smi = config.npu_smi;
+  std::optional<drivers::npu::AbsentPolicy> policy =
+      drivers::npu::ParseAbsentPolicy(config.npu_when_absent);
+  if (!policy.has_value()) {
+    return absl::InvalidArgumentError(base::StrCat(
+        "--npu-when-absent: ", base::Quote(config.npu_when_absent), " (want idle or skip)"));
+  }
+  deps.npu_when_absent = *policy;
   return drivers::MakeDrivers(deps);
 }
 

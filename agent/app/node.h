@@ -12,7 +12,11 @@
 #include "agent/app/agent.h"
 #include "agent/config.h"
 #include "base/sysfs.h"
+#include "drivers/rdma/rdma_netlink.h"
+#include "drivers/rdma/verbs.h"
 #include "drivers/registry.h"
+#include "topology/netlink.h"
+#include "topology/netns.h"
 #include "topology/loader.h"
 #include "topology/model.h"
 
@@ -23,12 +27,24 @@ struct NodeView {
   std::unique_ptr<base::Sysfs> sysfs;  // what drivers read; empty tree for --hwloc-xml
   std::string mig_minors_path;         // "" when the source has no procfs
   std::shared_ptr<const topology::NodeTopology> topology;
+
+  // Host seams of the RDMA driver, live nodes only; each is null when the
+  // host does not offer it (no rtnetlink, no RDMA in the kernel, no verbs),
+  // and the driver then says what it cannot do.
+  std::unique_ptr<topology::Netlink> netlink;
+  std::unique_ptr<topology::NetworkNamespaces> namespaces;
+  std::unique_ptr<drivers::rdma::RdmaNetlink> rdma_netlink;
+  std::unique_ptr<drivers::rdma::Verbs> verbs;
 };
 
 // Picks the sysfs tree for the configured source (live host under
 // --host-root, --sysfs-root, or none for --hwloc-xml). NotFound /
 // InvalidArgument for a bad --sysfs-root.
 absl::StatusOr<NodeView> OpenNodeSysfs(const Config& config);
+
+// Opens the RDMA host seams of a live node into `view` (nothing for a
+// simulated one). Never fails: what cannot be opened is logged and left null.
+void OpenRdmaHostSeams(const Config& config, NodeView& view);
 
 // Builds the node model into `view.topology`.
 absl::Status LoadNodeTopology(const Config& config, NodeView& view);

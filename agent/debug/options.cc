@@ -48,7 +48,9 @@ void PrintDocument(std::ostream& out, OutputFormat format, const topology::Json&
   if (format == OutputFormat::kYaml) {
     out << ToYaml(doc) << "\n";
   } else {
-    out << doc.dump(2) << "\n";
+    // Values come from the host; a byte that is not UTF-8 must not abort the
+    // output, so it is replaced (U+FFFD) rather than thrown on.
+    out << doc.dump(2, ' ', false, topology::Json::error_handler_t::replace) << "\n";
   }
 }
 

@@ -78,7 +78,7 @@ std::string ToYaml(const nlohmann::ordered_json& doc) {
 }
 
 std::string HumanBytes(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(bytes);
   size_t unit = 0;
   while (v >= 1024 && unit + 1 < std::size(kUnits)) {

@@ -6,6 +6,8 @@
 #include "gtest/gtest.h"
 #include "yaml-cpp/yaml.h"
 
+#include "agent/debug/options.h"
+
 namespace tessera::agent::debug {
 namespace {
 
@@ -39,6 +41,16 @@ TEST(ToYamlTest, KeepsStringsStringsAndOrder) {
   EXPECT_EQ(n["memoryBytes"].as<uint64_t>(), 1099511627776ull);
   EXPECT_EQ(n["list"][1].as<int>(), 2);
   EXPECT_TRUE(n["nested"]["b"].as<bool>());
+}
+
+TEST(PrintDocumentTest, InvalidUtf8NeverAbortsTheOutput) {
+  topology::Json doc = {{"hostname", std::string("caf\xe9")}, {"ok", "yes"}};
+  std::ostringstream json, yaml;
+  PrintDocument(json, OutputFormat::kJson, doc);
+  EXPECT_THAT(json.str(), ::testing::HasSubstr("\"ok\": \"yes\""));
+  EXPECT_THAT(json.str(), ::testing::HasSubstr("caf\xef\xbf\xbd"));  // U+FFFD
+  PrintDocument(yaml, OutputFormat::kYaml, doc);
+  EXPECT_THAT(yaml.str(), ::testing::HasSubstr("ok: \"yes\""));
 }
 
 TEST(HumanBytesTest, BinaryUnits) {

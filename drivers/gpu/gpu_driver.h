@@ -124,7 +124,7 @@ class GpuDriver final : public DeviceDriver {
   // Every device node a container of this node may be given, relative to
   // /dev ("nvidia0", "nvidiactl", "nvidia-caps/nvidia-cap12", "dri/card1",
   // "kfd"): what MaterializeDeviceNodes creates for a simulated node.
-  std::vector<std::string> DeviceNodePaths() const;
+  std::vector<std::string> DeviceNodePaths() const override;
   const SharingController& sharing() const { return *sharing_; }
   const GpuDriverOptions& options() const { return options_; }
 

@@ -343,6 +343,19 @@ base::DeviceNode RdmaDriver::Node(std::string_view rel) const {
   return n;
 }
 
+std::vector<std::string> RdmaDriver::DeviceNodePaths() const {
+  const RdmaDiscovery discovery = Discover();
+  std::vector<std::string> out;
+  for (const RdmaRecord& r : discovery.records) {
+    if (r.uverbs) out.push_back(StrCat("infiniband/", r.uverbs->name));
+    for (const auto* list : {&r.umad, &r.issm}) {
+      for (const RdmaCharDev& c : *list) out.push_back(StrCat("infiniband/", c.name));
+    }
+  }
+  if (!out.empty()) out.push_back("infiniband/rdma_cm");
+  return out;
+}
+
 std::string RdmaDriver::NodeCheckPath(std::string_view rel) const {
   if (!options_.dev_root.empty()) {
     return HostPath(options_.host_root, StrCat(options_.dev_root, "/", rel));

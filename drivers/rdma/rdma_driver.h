@@ -135,6 +135,8 @@ class RdmaDriver final : public DeviceDriver {
   ~RdmaDriver() override;
 
   std::string_view family() const override { return kFamily; }
+  // infiniband/rdma_cm and each RDMA device's uverbs, umad and issm nodes.
+  std::vector<std::string> DeviceNodePaths() const override;
   absl::StatusOr<Inventory> Enumerate() override;
   absl::StatusOr<PreparedClaim> PrepareClaim(const ClaimPrepareRequest& request) override;
   bool HasSideEffects(const ClaimPrepareRequest& request) const override;
