@@ -428,6 +428,8 @@ void Agent::TriggerRescan() {
 
 uint64_t Agent::rescans() const { return impl_->rescans.load(); }
 
+int Agent::metrics_port() const { return impl_->ops ? impl_->ops->port() : 0; }
+
 absl::Status RunAgent(const Config& config, std::stop_token stop) {
   base::SystemClock clock;
   base::RealFilesystem fs;

@@ -67,6 +67,9 @@ class Agent {
   void TriggerRescan();
   // The number of completed rescans (tests).
   uint64_t rescans() const;
+  // The port /metrics, /healthz and /readyz are served on; 0 when
+  // --metrics-addr is empty or before serve_metrics ran.
+  int metrics_port() const;
 
  private:
   struct Impl;
