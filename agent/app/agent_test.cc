@@ -19,6 +19,8 @@
 #include "base/command_runner.h"
 #include "base/filesystem.h"
 #include "base/metrics.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
 #include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "kubelet/kubelet_client.h"
 #include "test/fake_apiserver/fake_apiserver.h"
@@ -187,10 +189,11 @@ TEST_F(AgentTest, RegistersPublishesPreparesAndStopsClean) {
   EXPECT_THAT(RegisterAll(), ::testing::UnorderedElementsAre(
                                  "gpu.tessera.dev", "rdma.tessera.dev", "npu.tessera.dev"));
 
-  // One pool per driver named after the node, owned by the Node; every GPU
-  // and NIC of the node published, no NPU (the node has none: an idle pool).
+  // One pool per driver named after the node, owned by the Node: every GPU,
+  // every NIC but mlx5_7 (its port is down: unhealthy devices are not
+  // offered), no NPU (the node has none: an idle, empty pool).
   ASSERT_TRUE(Eventually([&] { return DeviceCount(SlicesOf("gpu.tessera.dev")) == 8; }));
-  ASSERT_TRUE(Eventually([&] { return DeviceCount(SlicesOf("rdma.tessera.dev")) == 8; }));
+  ASSERT_TRUE(Eventually([&] { return DeviceCount(SlicesOf("rdma.tessera.dev")) == 7; }));
   ASSERT_TRUE(Eventually([&] { return SlicesOf("npu.tessera.dev").size() == 1; }));
   for (const Json& s : api_->store().Slices()) {
     EXPECT_EQ(s["spec"]["nodeName"], kNode);
@@ -291,20 +294,29 @@ TEST_F(AgentTest, BadClaimsGetPerClaimErrorsAndTheAgentCarriesOn) {
 
 TEST_F(AgentTest, AFailedStartNamesTheStepAndLeavesNoSocket) {
   config_.sysfs_root = dir_.Sub("no-such-node");
-  EXPECT_THAT(StartAgent(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("open_host")));
+  EXPECT_THAT(StartAgent(), StatusIs(absl::StatusCode::kNotFound,
+                                     HasSubstr("startup step open_host: sysfs root")));
   EXPECT_THAT(Sockets(), IsEmpty());
+}
 
-  // An API server that refuses us: the agent does not come up half-way.
-  SetUp();
+TEST_F(AgentTest, AnApiServerThatRefusesUsLeavesTheAgentUpButNotReady) {
+  // Publishing retries in the background with backoff; the kubelet side
+  // serves (claims already prepared must stay unpreparable), readiness says
+  // why the node is not ready.
   api_->SetBearerToken("secret");
-  absl::StatusOr<std::unique_ptr<Agent>> agent = StartAgent();
-  if (agent.ok()) {
-    // Publishing retries in the background; the agent is up but not ready.
-    EXPECT_THAT((*agent)->NotReadyReason(), HasSubstr("slices not published"));
-  } else {
-    EXPECT_THAT(agent.status().message(), HasSubstr("startup step"));
-    EXPECT_THAT(Sockets(), IsEmpty());
-  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Agent> agent, StartAgent());
+  RegisterAll();
+  EXPECT_THAT(agent->NotReadyReason(), HasSubstr("gpu.tessera.dev: slices not published"));
+  EXPECT_THAT(api_->store().Slices(), IsEmpty());
+  httplib::Client http("127.0.0.1", agent->metrics_port());
+  auto ready = http.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_THAT(ready->body, HasSubstr("slices not published"));
+  // Stopping does not wait for the retry backoff.
+  const auto t0 = std::chrono::steady_clock::now();
+  agent->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ agent_pid=$!
 
 # Ready when every driver's registration socket is there.
 for _ in $(seq 1 100); do
-  n=$(find "$W/registry" -name '*-reg.sock' 2>/dev/null | wc -l)
+  n=$( (find "$W/registry" -name '*-reg.sock' 2>/dev/null || true) | wc -l)
   [ "$n" -ge 3 ] && break
   if ! kill -0 "$agent_pid" 2>/dev/null; then
     echo "tessera-agent exited early; its log:" >&2
@@ -139,6 +139,6 @@ kill -TERM "$agent_pid"
 wait "$agent_pid" && status=0 || status=$?
 agent_pid=
 echo "tessera-agent exited with status $status"
-left=$(find "$W/plugins" "$W/registry" -name '*.sock' | wc -l)
+left=$( (find "$W/plugins" "$W/registry" -name '*.sock' 2>/dev/null || true) | wc -l)
 echo "sockets left behind: $left"
 [ "$status" = 0 ] && [ "$left" = 0 ]

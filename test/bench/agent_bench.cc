@@ -60,9 +60,11 @@ using SteadyClock = std::chrono::steady_clock;
 using base::StrCat;
 
 constexpr char kNode[] = "bench-node";
+// The whole GPUs of the bundled node with the h100-80gb-8 NVML fixture (the
+// last two are in MIG mode: they are published as their MIG devices).
 constexpr const char* kGpus[] = {"gpu-0000-1a-00-0", "gpu-0000-1e-00-0", "gpu-0000-3c-00-0",
-                                 "gpu-0000-40-00-0", "gpu-0000-9c-00-0", "gpu-0000-a0-00-0",
-                                 "gpu-0000-be-00-0", "gpu-0000-c2-00-0"};
+                                 "gpu-0000-40-00-0", "gpu-0000-9c-00-0", "gpu-0000-a0-00-0"};
+constexpr int kWholeGpus = sizeof(kGpus) / sizeof(kGpus[0]);
 
 std::string Source(std::string_view rel) { return StrCat(TESSERA_SOURCE_DIR, "/", rel); }
 std::string NvmlConfig() { return Source("test/testdata/nvml/h100-80gb-8.json"); }
@@ -129,7 +131,7 @@ void WriteClaims(const WorkDir& dir, int n) {
         Json::array({{{"request", "gpu"},
                       {"driver", "gpu.tessera.dev"},
                       {"pool", kNode},
-                      {"device", kGpus[i % 8]}}});
+                      {"device", kGpus[i % kWholeGpus]}}});
     std::ofstream(StrCat(claims, "/c", i, ".json")) << c.dump();
   }
 }

@@ -44,9 +44,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kDriver[] = "gpu.tessera.dev";
 constexpr char kNode[] = "crash-node";
+// The whole GPUs of the bundled node with the h100-80gb-8 NVML fixture (the
+// last two are in MIG mode: they are published as their MIG devices).
 constexpr const char* kGpus[] = {"gpu-0000-1a-00-0", "gpu-0000-1e-00-0", "gpu-0000-3c-00-0",
-                                 "gpu-0000-40-00-0", "gpu-0000-9c-00-0", "gpu-0000-a0-00-0",
-                                 "gpu-0000-be-00-0", "gpu-0000-c2-00-0"};
+                                 "gpu-0000-40-00-0", "gpu-0000-9c-00-0", "gpu-0000-a0-00-0"};
+constexpr int kWholeGpus = sizeof(kGpus) / sizeof(kGpus[0]);
 constexpr int kClaims = 8;
 
 int EnvInt(const char* name, int fallback) {
@@ -73,7 +75,7 @@ class CrashStormTest : public ::testing::Test {
                 {"kind", "ResourceClaim"},
                 {"metadata", {{"namespace", r.namespace_}, {"name", r.name}, {"uid", r.uid}}}};
       c["status"]["allocation"]["devices"]["results"] = Json::array(
-          {{{"request", "gpu"}, {"driver", kDriver}, {"pool", kNode}, {"device", kGpus[i]}}});
+          {{{"request", "gpu"}, {"driver", kDriver}, {"pool", kNode}, {"device", kGpus[i % kWholeGpus]}}});
       std::ofstream(base::StrCat(claims, "/", r.name, ".json")) << c.dump();
     }
   }
