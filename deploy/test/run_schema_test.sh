@@ -17,6 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 packages="kubernetes-models@5.1.0 @bufbuild/cel@0.6.1 @bufbuild/protobuf@2.17.0"
 
+[ -x "$nodedebug" ] || { echo "node-debug is not built: $nodedebug (ninja node-debug)"; exit 1; }
+[ -f "$fakenvml" ] || { echo "the fake NVML is not built: $fakenvml (ninja tessera_fake_nvml)"; exit 1; }
 command -v node >/dev/null 2>&1 || { echo "SKIP: node is not installed"; exit 77; }
 command -v npm >/dev/null 2>&1 || { echo "SKIP: npm is not installed"; exit 77; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is not installed"; exit 77; }
