@@ -28,12 +28,10 @@ import argparse
 import copy
 import difflib
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
