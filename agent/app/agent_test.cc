@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -318,6 +320,84 @@ TEST_F(AgentTest, AnApiServerThatRefusesUsLeavesTheAgentUpButNotReady) {
   agent->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
 }
+
+
+// Every real capture in ../shared/topologies, through the whole agent: each
+// driver's pool is published to the strict fake API server (which validates
+// every slice as upstream does), the pools are complete and consistent, and a
+// rescan of an unchanged node writes nothing.
+struct Capture {
+  std::string name;
+  std::string path;  // relative to ../shared/topologies
+  bool xml;          // hwloc XML export, else a sysfs tarball
+  size_t gpus;       // what the capture holds (its truth.json and SOURCE.txt)
+  size_t rdma_nics;
+};
+
+class SharedCaptureAgentTest : public AgentTest, public ::testing::WithParamInterface<Capture> {};
+
+TEST_P(SharedCaptureAgentTest, PublishesConvergedPoolsForTheCapture) {
+  const std::string shared = std::string(TESSERA_SOURCE_DIR) + "/../shared/topologies";
+  const std::string input = shared + "/" + GetParam().path;
+  if (!fs::exists(input)) GTEST_SKIP() << input << " is absent (../shared not mounted)";
+  config_.sysfs_root.clear();
+  config_.dev_root.clear();
+  config_.nvml_lib = "";  // identity from what the capture recorded
+  if (GetParam().xml) {
+    config_.hwloc_xml = input;
+  } else {
+    const std::string root = dir_.Sub("capture");
+    fs::create_directories(root);
+    ASSERT_OK_AND_ASSIGN(base::CommandResult r,
+                         commands_.Run({.argv = {"tar", "-xjf", input, "-C", root},
+                                        .timeout = std::chrono::seconds(120)}));
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_data;
+    std::vector<fs::path> tops;
+    for (const auto& e : fs::directory_iterator(root)) tops.push_back(e.path());
+    ASSERT_EQ(tops.size(), 1u);
+    config_.sysfs_root = tops[0].string();
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Agent> agent, StartAgent());
+  RegisterAll();
+  ASSERT_TRUE(Eventually([&] { return agent->NotReadyReason().empty(); }))
+      << agent->NotReadyReason();
+
+  std::map<std::string, std::vector<Json>> pools;
+  for (const Json& s : api_->store().Slices()) pools[s["spec"]["driver"]].push_back(s);
+  EXPECT_THAT(pools, SizeIs(3));
+  for (const auto& [driver, slices] : pools) {
+    std::set<std::string> names;
+    for (const Json& s : slices) {
+      EXPECT_EQ(s["spec"]["pool"]["resourceSliceCount"], slices.size()) << driver;
+      EXPECT_EQ(s["spec"]["nodeName"], kNode);
+      for (const Json& d : s["spec"].value("devices", Json::array())) {
+        EXPECT_TRUE(names.insert(d["name"]).second) << driver << " lists " << d["name"] << " twice";
+      }
+    }
+    const size_t want = driver == "gpu.tessera.dev"    ? GetParam().gpus
+                        : driver == "rdma.tessera.dev" ? GetParam().rdma_nics
+                                                       : 0;  // npu: none on these nodes
+    EXPECT_EQ(names.size(), want) << driver;
+  }
+
+  // Converged: an unchanged node's rescan makes no API write.
+  api_->ResetCounts();
+  const uint64_t before = agent->rescans();
+  agent->TriggerRescan();
+  ASSERT_TRUE(Eventually([&] { return agent->rescans() > before; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a sync would have run by now
+  EXPECT_EQ(api_->counts().writes(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shared, SharedCaptureAgentTest,
+    ::testing::Values(
+        Capture{"jureca_a100", "xml-psmgmt-jurecadc-4xa100-4xhdr/topo.jrc0323.xml", true, 4, 4},
+        Capture{"corona_mi50", "xml-mpibind-corona-8xmi50/epyc-corona-p2.xml", true, 8, 1},
+        Capture{"em64t_mlx4", "hwloc-32em64t-2n8c-mlx4-mic-nvme/32em64t-2n8c+dax+nvme+mic+dimms.tar.bz2",
+                false, 0, 1},
+        Capture{"amd64_4s", "hwloc-64amd64-4s-8numa/64amd64-4s2n4ca2co.tar.bz2", false, 0, 0}),
+    [](const ::testing::TestParamInfo<Capture>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace tessera::agent
