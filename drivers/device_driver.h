@@ -69,7 +69,6 @@ struct CounterConsumption {
 };
 
 enum class Health { kUnknown, kHealthy, kUnhealthy };
-std::string_view HealthName(Health health);  // "Unknown", "Healthy", "Unhealthy"
 
 struct Taint {
   std::string key;    // label name, e.g. "rdma.tessera.dev/link-down"

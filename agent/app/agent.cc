@@ -1,5 +1,6 @@
 #include "agent/app/agent.h"
 
+
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -13,6 +14,10 @@
 #include "agent/claims/device_state.h"
 #include "agent/kube/cluster.h"
 #include "agent/kube/resource_slice_publisher.h"
+#include "drivers/rdma/rdma_driver.h"
+#include "drivers/rdma/rescan.h"
+#include "topology/libnl_netlink.h"
+#include "topology/netlink.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/status.h"
@@ -93,6 +98,14 @@ struct Agent::Impl {
 
   std::unique_ptr<OpsServer> ops;
 
+  // Link and port events of a live node's RDMA NICs make the rescan happen
+  // sooner (rate-limited and coalesced by the trigger).
+  std::unique_ptr<topology::NetlinkStats> netlink_stats;
+  std::unique_ptr<topology::Netlink> event_netlink;
+  std::unique_ptr<drivers::rdma::RescanTrigger> link_trigger;
+  std::unique_ptr<drivers::rdma::LinkEventWatcher> link_watcher;
+  std::jthread link_thread;  // after what it uses: stopped and joined first
+
   absl::Status OpenHost();
   absl::Status Discover();
   absl::Status CreateDrivers();
@@ -101,6 +114,9 @@ struct Agent::Impl {
   absl::Status StartPlugins();
   absl::Status StartPublishers();
   absl::Status StartRescan();
+  void StartLinkEvents();
+  void StopLinkEvents();
+  void RequestRescan();
   absl::Status ServeMetrics();
 
   void Rescan();
@@ -254,6 +270,20 @@ void Agent::Impl::Publish(DriverRuntime& rt, drivers::Inventory inventory) {
                       .message = d.health_message});
   }
   rt.health->Report(std::move(health));
+  // tessera_devices{driver, health}: every state gets a sample, so a device
+  // turning unhealthy moves from one series to the other.
+  std::map<drivers::Health, int> by_health = {
+      {drivers::Health::kHealthy, 0}, {drivers::Health::kUnhealthy, 0}, {drivers::Health::kUnknown, 0}};
+  for (const drivers::Device& d : inventory.devices) ++by_health[d.health];
+  for (const auto& [h, n] : by_health) {
+    const char* state = h == drivers::Health::kHealthy     ? "healthy"
+                        : h == drivers::Health::kUnhealthy ? "unhealthy"
+                                                           : "unknown";
+    host.metrics
+        .GetGauge("tessera_devices", "Devices a driver found, by health.",
+                  {{"driver", rt.name}, {"health", state}})
+        .Set(n);
+  }
   if (rt.last_inventory.has_value() && *rt.last_inventory == inventory) return;
   if (absl::Status s = rt.publisher->SetInventory(inventory); !s.ok()) {
     Log()->error("publish inventory failed driver={} devices={} error={}", rt.name,
@@ -330,7 +360,56 @@ absl::Status Agent::Impl::StartRescan() {
                            host.clock.MonotonicNow().time_since_epoch())
                            .count());
   rescan_thread = std::jthread([this](std::stop_token stop) { RescanLoop(stop); });
+  StartLinkEvents();
   return absl::OkStatus();
+}
+
+void Agent::Impl::RequestRescan() {
+  std::lock_guard lock(rescan_mu);
+  rescan_requested = true;
+  if (current_wake != nullptr) current_wake->request_stop();
+}
+
+void Agent::Impl::StartLinkEvents() {
+  if (config.simulated()) return;
+  drivers::rdma::RdmaDriver* rdma = nullptr;
+  for (const auto& rt : runtimes) {
+    if (rt->driver->family() == drivers::rdma::kFamily) {
+      rdma = dynamic_cast<drivers::rdma::RdmaDriver*>(rt->driver);
+    }
+  }
+  if (rdma == nullptr) return;
+  netlink_stats = std::make_unique<topology::NetlinkStats>(host.metrics);
+  absl::StatusOr<std::unique_ptr<topology::LibnlNetlink>> nl =
+      topology::LibnlNetlink::Create(netlink_stats.get());
+  if (!nl.ok()) {
+    Log()->warn("no rtnetlink for link events, rdma changes seen at the next rescan error={}",
+                base::Std(nl.status().message()));
+    return;
+  }
+  event_netlink = *std::move(nl);
+  link_trigger = std::make_unique<drivers::rdma::RescanTrigger>(
+      host.clock, drivers::rdma::RescanTriggerOptions{
+                      .min_interval = std::chrono::seconds(1),
+                      .max_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          config.rescan_interval)});
+  link_watcher = std::make_unique<drivers::rdma::LinkEventWatcher>(
+      *event_netlink, *netlink_stats, *link_trigger, host.clock,
+      [rdma](const topology::LinkEvent& e) { return rdma->IsRelevantLinkEvent(e); });
+  link_thread = std::jthread([this](std::stop_token stop) {
+    for (;;) {
+      const drivers::rdma::RescanCause cause = link_trigger->Wait(stop);
+      if (cause == drivers::rdma::RescanCause::kStopped) return;
+      if (cause == drivers::rdma::RescanCause::kEvent) RequestRescan();
+    }
+  });
+}
+
+void Agent::Impl::StopLinkEvents() {
+  link_thread = {};
+  link_watcher.reset();
+  link_trigger.reset();
+  event_netlink.reset();
 }
 
 std::string Agent::Impl::NotReady() const {
@@ -408,7 +487,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(Config config, Host host) {
                  rt->publisher.reset();
                }
              });
-  lc.AddStep("start_rescan", [i] { return i->StartRescan(); }, [i] { i->rescan_thread = {}; });
+  lc.AddStep("start_rescan", [i] { return i->StartRescan(); },
+             [i] {
+               i->StopLinkEvents();
+               i->rescan_thread = {};
+             });
   lc.AddStep("serve_metrics", [i] { return i->ServeMetrics(); }, [i] { i->ops.reset(); });
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
@@ -423,11 +506,7 @@ std::vector<std::string> Agent::driver_names() const {
   return out;
 }
 
-void Agent::TriggerRescan() {
-  std::lock_guard lock(impl_->rescan_mu);
-  impl_->rescan_requested = true;
-  if (impl_->current_wake != nullptr) impl_->current_wake->request_stop();
-}
+void Agent::TriggerRescan() { impl_->RequestRescan(); }
 
 uint64_t Agent::rescans() const { return impl_->rescans.load(); }
 

@@ -231,7 +231,12 @@ TEST_F(AgentTest, RegistersPublishesPreparesAndStopsClean) {
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
-  EXPECT_THAT(metrics->body, HasSubstr("tessera_"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("tessera_devices{driver=\"gpu.tessera.dev\",health=\"healthy\"} 8"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("tessera_devices{driver=\"rdma.tessera.dev\",health=\"unhealthy\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("tessera_prepare_claims_total{"));
+  EXPECT_THAT(metrics->body, HasSubstr("tessera_kube_request_duration_seconds_bucket{"));
 
   ASSERT_OK_AND_ASSIGN(kubelet::UnprepareResponse un, Unprepare("gpu.tessera.dev"));
   EXPECT_EQ(un[kUid], "");
