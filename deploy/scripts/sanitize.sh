@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds and runs the test suite under a sanitizer, in its own build tree:
+#   deploy/scripts/sanitize.sh asan [ctest args...]   address + undefined (build-asan)
+#   deploy/scripts/sanitize.sh tsan [ctest args...]   thread (build-tsan)
+# TARGETS (space separated) limits the build to those test binaries (and
+# ctest to the tests they hold, with -R if you pass it); the default is the
+# whole suite. A finding fails the run (-fno-sanitize-recover=all).
+#
+# TSan and Debian's Abseil/gRPC: those shared libraries are not instrumented,
+# so their internal synchronization is invisible to TSan;
+# deploy/sanitizers/tsan.supp names only those libraries' frames, never ours.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+kind=${1:-}
+shift || true
+case "$kind" in
+  asan) dir=build-asan; flags="address,undefined" ;;
+  tsan) dir=build-tsan; flags="thread" ;;
+  *) echo "usage: sanitize.sh asan|tsan [ctest args...]" >&2; exit 2 ;;
+esac
+JOBS=${JOBS:-$(nproc)}
+if [ ! -f "$dir/build.ninja" ]; then
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE="$flags" \
+    -DTESSERA_BUILD_BENCHMARKS=OFF
+fi
+if [ -n "${TARGETS:-}" ]; then
+  # shellcheck disable=SC2086  # a list on purpose
+  cmake --build "$dir" -j "$JOBS" --target $TARGETS tessera-agent tessera_fake_nvml
+else
+  cmake --build "$dir" -j "$JOBS"
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/deploy/sanitizers/tsan.supp}
+# The crash storm kills the agent 200 times; 20 are enough under a sanitizer.
+export TESSERA_CRASH_KILLS=${TESSERA_CRASH_KILLS:-20}
+ctest --test-dir "$dir" --output-on-failure -j "$JOBS" -LE hw --timeout 1800 "$@"
