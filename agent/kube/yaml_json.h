@@ -18,8 +18,9 @@ namespace tessera::agent::kube {
 
 // The first document of `yaml` (an empty document is null). InvalidArgument
 // "<what>: line L, column C: <parser message>" on syntax errors, and on
-// documents that expand to more than a million nodes (alias bombs) or are
-// larger than 16 MiB.
+// documents that expand to more than a million nodes (alias bombs), are
+// larger than 16 MiB, or hold a key or scalar that is not valid UTF-8 (JSON
+// cannot carry it: nlohmann::json would throw when the value is serialized).
 absl::StatusOr<nlohmann::json> YamlToJson(std::string_view yaml, std::string_view what);
 
 // Block-style YAML, keys in the JSON object's (sorted) order, ending in "\n".

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 
+#include "base/log.h"
 #include "base/strings.h"
 
 // Aborts with the failed condition and a message when `cond` is false.
@@ -29,6 +30,13 @@
   } while (0)
 
 namespace tessera::fuzz {
+
+// Logs off in every harness: the code under test logs each degraded input,
+// which would only slow the fuzzer and bury its report.
+inline const bool kLogsOff = [] {
+  (void)base::log::Init({.level = "off"});
+  return true;
+}();
 
 [[noreturn]] inline void Fail(const char* file, int line, const char* cond,
                               const std::string& message) {
