@@ -267,8 +267,9 @@ void ExtractPci(hwloc_topology_t topo, NodeTopology& out) {
 // A crash or a hang stays in the child and becomes an error. The child
 // calls only hwloc, write() and _exit(), so forking from a process with
 // other threads is safe as long as none of them is inside hwloc's
-// component initialization at that moment (node-debug is single-threaded
-// when it loads XML; the agent loads sysfs roots, never XML).
+// component initialization at that moment (XML is read by node-debug, and by
+// the agent once at start with --hwloc-xml, before its other threads load
+// anything with hwloc). A child that blocks anyway is killed at the deadline.
 std::atomic<int64_t> xml_import_deadline_ms{60'000};
 constexpr size_t kMaxXmlExportBytes = size_t{256} << 20;
 
