@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -140,14 +141,33 @@ std::string InfoOf(hwloc_obj_t obj, const char* name) {
 void ExtractNumaNodes(hwloc_topology_t topo, NodeTopology& out) {
   for (hwloc_obj_t n = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, nullptr); n;
        n = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, n)) {
+    // An XML export may carry any os_index: the model needs node<id> ids.
+    if (n->os_index == HWLOC_UNKNOWN_INDEX ||
+        n->os_index > static_cast<unsigned>(std::numeric_limits<int>::max())) {
+      out.warnings.push_back(
+          base::StrCat("NUMA node without a usable os_index (", n->os_index, ") left out"));
+      continue;
+    }
     NumaNode node;
     node.id = static_cast<int>(n->os_index);
     node.cpus = ToCpuSet(n->cpuset);
     node.memory_bytes = n->attr->numanode.local_memory;
     out.numa_nodes.push_back(std::move(node));
   }
-  std::sort(out.numa_nodes.begin(), out.numa_nodes.end(),
-            [](const NumaNode& a, const NumaNode& b) { return a.id < b.id; });
+  std::stable_sort(out.numa_nodes.begin(), out.numa_nodes.end(),
+                   [](const NumaNode& a, const NumaNode& b) { return a.id < b.id; });
+  // Ids are unique in sysfs, but not in a hand-edited XML file (found by
+  // hwloc_xml_fuzzer): keep the first node of each id.
+  auto dup = std::adjacent_find(out.numa_nodes.begin(), out.numa_nodes.end(),
+                                [](const NumaNode& a, const NumaNode& b) { return a.id == b.id; });
+  if (dup != out.numa_nodes.end()) {
+    out.warnings.push_back(
+        base::StrCat("NUMA node ", dup->id, " appears more than once; only the first is used"));
+    out.numa_nodes.erase(
+        std::unique(out.numa_nodes.begin(), out.numa_nodes.end(),
+                    [](const NumaNode& a, const NumaNode& b) { return a.id == b.id; }),
+        out.numa_nodes.end());
+  }
 
   // SLIT distances: Linux exposes them as "NUMALatency"; old XML exports
   // (hwloc 1.x) carry an unnamed latency matrix.

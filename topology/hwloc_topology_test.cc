@@ -168,6 +168,34 @@ TEST(HwlocTopologyTest, XmlThatHwlocTakesTooLongOnIsDeadlineExceeded) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
+// Found by hwloc_xml_fuzzer: hwloc accepts two NUMA nodes with one os_index
+// in an XML file; the model's ids are unique (the first node is kept).
+TEST(HwlocTopologyTest, DuplicateNumaIdsInXmlKeepTheFirstNode) {
+  TempDir dir;
+  const std::string path = dir.Sub("dup.xml");
+  std::ofstream(path) << R"(<?xml version="1.0" encoding="UTF-8"?>
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x3" complete_cpuset="0x3" nodeset="0x1" complete_nodeset="0x1" gp_index="1">
+    <object type="Package" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="2">
+      <object type="NUMANode" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="3" local_memory="1073741824"/>
+      <object type="PU" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="4"/>
+    </object>
+    <object type="Package" os_index="1" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="5">
+      <object type="NUMANode" os_index="0" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="6" local_memory="2147483648"/>
+      <object type="PU" os_index="1" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="7"/>
+    </object>
+  </object>
+</topology>
+)";
+  auto hwloc = HwlocTopology::Load(Xml(path));
+  ASSERT_TRUE(hwloc.ok()) << hwloc.status();
+  NodeTopology t = (*hwloc)->Extract();
+  ASSERT_EQ(t.numa_nodes.size(), 1u);
+  EXPECT_EQ(t.numa_nodes[0].id, 0);
+  EXPECT_EQ(t.numa_nodes[0].memory_bytes, uint64_t{1} << 30);
+  EXPECT_THAT(t.warnings, ElementsAre(HasSubstr("NUMA node 0 appears more than once")));
+}
+
 TEST(HwlocTopologyTest, UnreadableXmlIsInvalidArgument) {
   TempDir dir;
   for (std::string_view content : {"garbage", "<topology version=\"2.0\"><object type=\"Bogus\"/>",

@@ -4,7 +4,10 @@
 // YamlToJson types plain scalars by the YAML 1.2 core schema (null, ~, true,
 // false, integers, floats); quoted scalars stay strings; map keys are
 // strings. JsonToYaml quotes every string that would otherwise read back as
-// another type, so JsonToYaml -> YamlToJson is the identity on JSON values.
+// another type, so JsonToYaml -> YamlToJson is the identity on JSON values,
+// with one exception: yaml-cpp writes Unicode noncharacters (U+FDD0..U+FDEF,
+// U+xFFFE, U+xFFFF) inside quoted scalars as U+FFFD (found by
+// claim_reader_fuzzer; plain scalars keep them).
 // Pure functions; thread-safe.
 #pragma once
 

@@ -70,8 +70,11 @@ for name in "${fuzzers[@]}"; do
     grep -E '^stat::number_of_executed_units' "$work/log" | sed "s/^/  $name: /" || true
   else
     failed+=("$name")
-    echo "fuzz.sh: $name FAILED; last lines of $work/log:" >&2
-    grep -v -E '^(#[0-9]|INFO:|\s*NEW_FUNC)' "$work/log" | tail -25 >&2
+    echo "fuzz.sh: $name FAILED (log: $work/log):" >&2
+    grep -m 8 -E 'fuzz invariant failed|ERROR: |runtime error|SUMMARY|ALARM' "$work/log" |
+      cut -c1-600 >&2 || true
+    grep -E '^    #[0-9]+ .* in ' "$work/log" | grep -v -E 'fuzzer::|libc|_start|abort|raise' |
+      head -8 | cut -c1-200 >&2 || true
     for artifact in "$work"/artifacts/*; do
       [ -e "$artifact" ] || continue
       echo "fuzz.sh: reproducer $artifact; replay: $bin $artifact" >&2
