@@ -22,7 +22,11 @@ std::string_view TrimValue(std::string_view raw) {
 
 absl::StatusOr<int64_t> ParseInt64(std::string_view raw) {
   std::string_view v = TrimValue(raw);
-  if (!v.empty() && v.front() == '+') v.remove_prefix(1);
+  // from_chars takes '-' but not '+'; strip a '+' only in front of a digit,
+  // so that "+-5" is not read as -5.
+  if (v.size() > 1 && v.front() == '+' && std::isdigit(static_cast<unsigned char>(v[1]))) {
+    v.remove_prefix(1);
+  }
   int64_t out = 0;
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out, 10);
   if (v.empty() || ec != std::errc() || ptr != v.data() + v.size()) {

@@ -25,6 +25,10 @@ TEST(ParseTest, ParsesSignedIntegers) {
   EXPECT_THAT(ParseInt64(""), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseInt64("12abc"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("12abc")));
   EXPECT_THAT(ParseInt64("99999999999999999999"), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Found by sysfs_values_fuzzer: '+' was stripped before a '-' as well.
+  EXPECT_THAT(ParseInt64("+-7"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("+-7")));
+  EXPECT_THAT(ParseInt64("+"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseInt64("++7"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ParseTest, RejectsNegativeUnsigned) {

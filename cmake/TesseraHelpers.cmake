@@ -5,6 +5,13 @@
 #   tessera_cc_test(NAME foo_test SRCS a_test.cc DEPS tessera::foo [LABELS unit])
 #     -> gtest binary registered with ctest (label "unit" unless told otherwise)
 #   tessera_cc_binary(NAME node-debug SRCS main.cc DEPS ...)
+#   tessera_cc_fuzzer(NAME foo_fuzzer SRCS foo_fuzzer.cc DEPS tessera::foo
+#                     CORPUS fuzz_corpus/foo_fuzzer [SEEDS files or dirs ...])
+#     -> with TESSERA_FUZZ (clang): a libFuzzer binary <build>/fuzzers/foo_fuzzer and
+#        <build>/fuzzers/foo_fuzzer.seeds (one seed path a line, for deploy/scripts/fuzz.sh);
+#     -> without TESSERA_FUZZ, with tests on: the harness linked with a replay main
+#        (test/fuzz/replay_main.cc) and ctest foo_fuzzer_corpus running it over CORPUS and
+#        SEEDS (label "unit"), so harnesses keep building and known inputs keep passing
 
 set(TESSERA_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wno-missing-field-initializers)
 if(TESSERA_WERROR)
@@ -12,6 +19,16 @@ if(TESSERA_WERROR)
 endif()
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   list(APPEND TESSERA_WARNINGS -Wthread-safety)
+endif()
+
+if(TESSERA_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TESSERA_FUZZ needs clang (CC=clang-14 CXX=clang++-14)")
+  endif()
+  # Coverage instrumentation for all code, so that libFuzzer sees the
+  # branches of the libraries it fuzzes, not only of the harness.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_link_options(-fsanitize=fuzzer-no-link)
 endif()
 
 if(TESSERA_SANITIZE)
@@ -65,4 +82,41 @@ function(tessera_cc_binary)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS})
   target_compile_options(${T_NAME} PRIVATE ${TESSERA_WARNINGS})
+endfunction()
+
+function(tessera_cc_fuzzer)
+  cmake_parse_arguments(T "" "NAME;CORPUS" "SRCS;DEPS;SEEDS" ${ARGN})
+  set(_seeds)
+  foreach(_s IN LISTS T_CORPUS T_SEEDS)
+    cmake_path(ABSOLUTE_PATH _s BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE)
+    if(NOT EXISTS "${_s}")
+      message(FATAL_ERROR "tessera_cc_fuzzer(${T_NAME}): seed ${_s} does not exist")
+    endif()
+    list(APPEND _seeds "${_s}")
+  endforeach()
+  if(TESSERA_FUZZ)
+    add_executable(${T_NAME} ${T_SRCS})
+    target_link_options(${T_NAME} PRIVATE -fsanitize=fuzzer)
+    set_target_properties(${T_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/fuzzers")
+    list(JOIN _seeds "\n" _lines)
+    file(WRITE "${PROJECT_BINARY_DIR}/fuzzers/${T_NAME}.seeds" "${_lines}\n")
+    if(NOT TARGET tessera_fuzzers)
+      add_custom_target(tessera_fuzzers)
+    endif()
+    add_dependencies(tessera_fuzzers ${T_NAME})
+  elseif(TESSERA_BUILD_TESTS)
+    add_executable(${T_NAME} ${T_SRCS})
+    target_link_libraries(${T_NAME} PRIVATE tessera::fuzz_replay)
+  else()
+    return()
+  endif()
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS})
+  target_compile_options(${T_NAME} PRIVATE ${TESSERA_WARNINGS})
+  target_compile_definitions(${T_NAME} PRIVATE
+    TESSERA_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  if(TESSERA_BUILD_TESTS AND NOT TESSERA_FUZZ)
+    add_test(NAME ${T_NAME}_corpus COMMAND ${T_NAME} ${_seeds})
+    set_tests_properties(${T_NAME}_corpus PROPERTIES LABELS unit TIMEOUT 120)
+  endif()
 endfunction()

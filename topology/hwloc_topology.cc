@@ -2,11 +2,18 @@
 
 #include <fcntl.h>
 #include <hwloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -134,14 +141,33 @@ std::string InfoOf(hwloc_obj_t obj, const char* name) {
 void ExtractNumaNodes(hwloc_topology_t topo, NodeTopology& out) {
   for (hwloc_obj_t n = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, nullptr); n;
        n = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, n)) {
+    // An XML export may carry any os_index: the model needs node<id> ids.
+    if (n->os_index == HWLOC_UNKNOWN_INDEX ||
+        n->os_index > static_cast<unsigned>(std::numeric_limits<int>::max())) {
+      out.warnings.push_back(
+          base::StrCat("NUMA node without a usable os_index (", n->os_index, ") left out"));
+      continue;
+    }
     NumaNode node;
     node.id = static_cast<int>(n->os_index);
     node.cpus = ToCpuSet(n->cpuset);
     node.memory_bytes = n->attr->numanode.local_memory;
     out.numa_nodes.push_back(std::move(node));
   }
-  std::sort(out.numa_nodes.begin(), out.numa_nodes.end(),
-            [](const NumaNode& a, const NumaNode& b) { return a.id < b.id; });
+  std::stable_sort(out.numa_nodes.begin(), out.numa_nodes.end(),
+                   [](const NumaNode& a, const NumaNode& b) { return a.id < b.id; });
+  // Ids are unique in sysfs, but not in a hand-edited XML file (found by
+  // hwloc_xml_fuzzer): keep the first node of each id.
+  auto dup = std::adjacent_find(out.numa_nodes.begin(), out.numa_nodes.end(),
+                                [](const NumaNode& a, const NumaNode& b) { return a.id == b.id; });
+  if (dup != out.numa_nodes.end()) {
+    out.warnings.push_back(
+        base::StrCat("NUMA node ", dup->id, " appears more than once; only the first is used"));
+    out.numa_nodes.erase(
+        std::unique(out.numa_nodes.begin(), out.numa_nodes.end(),
+                    [](const NumaNode& a, const NumaNode& b) { return a.id == b.id; }),
+        out.numa_nodes.end());
+  }
 
   // SLIT distances: Linux exposes them as "NUMALatency"; old XML exports
   // (hwloc 1.x) carry an unnamed latency matrix.
@@ -251,6 +277,137 @@ void ExtractPci(hwloc_topology_t topo, NodeTopology& out) {
   SortPciTree(out);
 }
 
+
+// hwloc 2.9.0's XML import crashes on some malformed files (a NULL
+// dereference for an object without complete_cpuset, open-mpi/hwloc#783; a
+// topology tag without '>', #787; both fixed upstream after 2.9) and leaks
+// what it parsed when it rejects a file. An XML file is therefore imported
+// by a child process first, which sends back hwloc's own export of what it
+// loaded; the caller then loads that export, which hwloc's importer handles.
+// A crash or a hang stays in the child and becomes an error. The child
+// calls only hwloc, write() and _exit(), so forking from a process with
+// other threads is safe as long as none of them is inside hwloc's
+// component initialization at that moment (XML is read by node-debug, and by
+// the agent once at start with --hwloc-xml, before its other threads load
+// anything with hwloc). A child that blocks anyway is killed at the deadline.
+std::atomic<int64_t> xml_import_deadline_ms{60'000};
+constexpr size_t kMaxXmlExportBytes = size_t{256} << 20;
+
+[[noreturn]] void XmlImportChild(int fd, const std::string& path, HwlocIo io) {
+  // A crash must end the child, not run handlers inherited from the parent.
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
+  auto fail = [fd](const char* stage) {
+    const std::string msg = base::StrCat("E", stage, " (errno ", errno, ")");
+    (void)!::write(fd, msg.data(), msg.size());
+    ::_exit(1);
+  };
+  hwloc_topology_t topo = nullptr;
+  if (hwloc_topology_init(&topo) != 0) fail("hwloc_topology_init failed");
+  hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+  SetFilters(topo, io);
+  if (hwloc_topology_set_xml(topo, path.c_str()) != 0) fail("hwloc refused the file");
+  if (hwloc_topology_load(topo) != 0) fail("hwloc could not build a topology from it");
+  char* buffer = nullptr;
+  int length = 0;
+  if (hwloc_topology_export_xmlbuffer(topo, &buffer, &length, 0) != 0 || buffer == nullptr ||
+      length <= 0) {
+    fail("hwloc could not export what it loaded");
+  }
+  const char* p = buffer;
+  size_t left = static_cast<size_t>(length - 1);  // without the final NUL
+  if (::write(fd, "X", 1) != 1) ::_exit(1);
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(1);
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  ::_exit(0);
+}
+
+// The XML hwloc exports after importing `path` in a child process (see
+// above). InvalidArgument when hwloc rejects the file or crashes on it,
+// DeadlineExceeded when it does not finish in time, Internal when the child
+// cannot be started.
+absl::StatusOr<std::string> ImportXmlIsolated(const std::string& path, HwlocIo io,
+                                              const std::string& what) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return base::ErrnoStatus(errno, base::StrCat("load ", what, ": pipe"));
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return base::ErrnoStatus(err, base::StrCat("load ", what, ": fork"));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    XmlImportChild(fds[1], path, io);
+  }
+  ::close(fds[1]);
+  std::string out;
+  bool timed_out = false;
+  bool too_big = false;
+  const auto limit = std::chrono::milliseconds(xml_import_deadline_ms.load());
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  char chunk[1 << 16];
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd pfd{.fd = fds[0], .events = POLLIN, .revents = 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      break;
+    }
+    const ssize_t n = ::read(fds[0], chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(chunk, static_cast<size_t>(n));
+    if (out.size() > kMaxXmlExportBytes) {
+      too_big = true;
+      break;
+    }
+  }
+  ::close(fds[0]);
+  if (timed_out || too_big) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const std::string load = base::StrCat("load ", what);
+  if (timed_out) {
+    return absl::DeadlineExceededError(base::StrCat(
+        load, ": hwloc did not finish reading it within ", limit.count(), " ms"));
+  }
+  if (too_big) {
+    return absl::InvalidArgumentError(
+        base::StrCat(load, ": the topology is larger than ", kMaxXmlExportBytes, " bytes"));
+  }
+  if (WIFSIGNALED(status)) {
+    return absl::InvalidArgumentError(base::StrCat(
+        load, ": hwloc crashed reading it (signal ", WTERMSIG(status), ", ",
+        ::strsignal(WTERMSIG(status)), "); is it an hwloc XML export?"));
+  }
+  if (!out.empty() && out.front() == 'E') {
+    return absl::InvalidArgumentError(base::StrCat(load, ": ", std::string_view(out).substr(1)));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty() || out.front() != 'X') {
+    return absl::InvalidArgumentError(
+        base::StrCat(load, ": hwloc failed reading it (exit status ",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+  }
+  out.erase(0, 1);
+  return out;
+}
+
 }  // namespace
 
 struct HwlocTopology::Impl {
@@ -260,6 +417,10 @@ struct HwlocTopology::Impl {
     if (topo) hwloc_topology_destroy(topo);
   }
 };
+
+void SetXmlImportDeadlineForTest(std::chrono::milliseconds deadline) {
+  xml_import_deadline_ms.store(deadline.count());
+}
 
 HwlocTopology::HwlocTopology(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HwlocTopology::~HwlocTopology() = default;
@@ -293,9 +454,14 @@ absl::StatusOr<std::unique_ptr<HwlocTopology>> HwlocTopology::Load(const HwlocSo
   int rc = 0;
   int err = 0;
   if (xml) {
-    if (hwloc_topology_set_xml(impl->topo, source.path.c_str()) != 0) {
-      return absl::InvalidArgumentError(
-          base::StrCat("load ", what, ": hwloc refused the file (errno ", errno, ")"));
+    absl::StatusOr<std::string> exported = ImportXmlIsolated(source.path, source.io, what);
+    if (!exported.ok()) return exported.status();
+    // hwloc's own export of a topology it loaded: safe to import here. The
+    // size passed includes the terminating NUL, as the exporter reports it.
+    if (hwloc_topology_set_xmlbuffer(impl->topo, exported->c_str(),
+                                     static_cast<int>(exported->size() + 1)) != 0) {
+      return absl::InternalError(
+          base::StrCat("load ", what, ": hwloc refused its own export (errno ", errno, ")"));
     }
     rc = hwloc_topology_load(impl->topo);
     err = errno;
@@ -309,6 +475,10 @@ absl::StatusOr<std::unique_ptr<HwlocTopology>> HwlocTopology::Load(const HwlocSo
     ScopedFsRootEnv env(source.path);
     rc = hwloc_topology_load(impl->topo);
     err = errno;
+  }
+  if (rc != 0 && xml) {
+    return absl::InternalError(
+        base::StrCat("load ", what, ": hwloc could not load its own export (errno ", err, ")"));
   }
   if (rc != 0) {
     return absl::InvalidArgumentError(base::StrCat(

@@ -19,6 +19,7 @@
 // HwlocTopology is immutable and safe for concurrent reads.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -42,13 +43,20 @@ struct HwlocSource {
   HwlocIo io = HwlocIo::kNone;
 };
 
+// Test-only: how long the child process importing an XML file may take
+// (default 60 s; some malformed files take hwloc minutes). Thread-safe.
+void SetXmlImportDeadlineForTest(std::chrono::milliseconds deadline);
+
 class HwlocTopology final {
  public:
   // Loads the topology. Returns:
   //   NotFound          the file or root does not exist;
   //   InvalidArgument   hwloc could not use it (unparsable XML, a root without
-  //                     sys/devices/system/cpu, ...);
+  //                     sys/devices/system/cpu, an XML file hwloc crashes on, ...);
+  //   DeadlineExceeded  hwloc did not finish reading an XML file in 60 s;
   //   Internal          hwloc failed to initialize.
+  // An XML file is first imported in a child process (fork), because hwloc
+  // 2.9's importer crashes on some malformed files (see the .cc).
   // hwloc never falls back to the machine it runs on: for a root or XML that
   // fails, the load fails.
   static absl::StatusOr<std::unique_ptr<HwlocTopology>> Load(const HwlocSource& source);

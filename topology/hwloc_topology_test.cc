@@ -1,5 +1,6 @@
 #include "topology/hwloc_topology.h"
 
+#include <chrono>
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -112,6 +113,87 @@ TEST(HwlocTopologyTest, MissingInputsAreNotFound) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/topo.xml")));
   EXPECT_THAT(HwlocTopology::Load(FsRoot("/nonexistent-root")),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nonexistent-root")));
+}
+
+// Found by hwloc_xml_fuzzer: hwloc 2.9.0's XML import dereferences NULL for
+// these (open-mpi/hwloc#787: a topology tag without '>'; #783: objects
+// without complete_cpuset), and lstopo crashes on them too. The import runs
+// in a child process, so the caller gets an error instead of a SIGSEGV.
+TEST(HwlocTopologyTest, XmlThatCrashesHwlocIsInvalidArgument) {
+  TempDir dir;
+  const std::string no_bracket = "<topology version=\"2.0\"";
+  const std::string no_complete_cpuset = R"(<?xml version="1.0" encoding="UTF-8"?>
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x3" complete_cpuset="0x3" nodeset="0x1" complete_nodeset="0x1" gp_index="1">
+    <object type="NUMANode" os_index="0" cpuset="0x3" complete_cpuset="0x3" nodeset="0x1" complete_nodeset="0x1" gp_index="2" local_memory="1073741824"/>
+    <object type="Core" os_index="1" cpuset="0x2" nodeset="0x1" gp_index="3">
+      <object type="PU" os_index="1" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="4"/>
+    </object>
+    <object type="Core" os_index="0" cpuset="0x1" nodeset="0x1" gp_index="5">
+      <object type="PU" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="6"/>
+    </object>
+  </object>
+</topology>
+)";
+  for (const std::string& content : {no_bracket, no_complete_cpuset}) {
+    const std::string path = dir.Sub("crash.xml");
+    std::ofstream(path, std::ios::trunc) << content;
+    EXPECT_THAT(HwlocTopology::Load(Xml(path)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr(path), HasSubstr("hwloc crashed reading it"))))
+        << content;
+  }
+}
+
+// Found by hwloc_xml_fuzzer: a PU without os_index keeps hwloc 2.9.0 busy
+// for half a minute (lstopo too). The child importing the file is killed at
+// the deadline.
+TEST(HwlocTopologyTest, XmlThatHwlocTakesTooLongOnIsDeadlineExceeded) {
+  TempDir dir;
+  const std::string path = dir.Sub("slow.xml");
+  std::ofstream(path) << R"(<?xml version="1.0" encoding="UTF-8"?>
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="1">
+    <object type="NUMANode" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="2" local_memory="1073741824"/>
+    <object type="PU" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="3"/>
+  </object>
+</topology>
+)";
+  SetXmlImportDeadlineForTest(std::chrono::milliseconds(500));
+  const auto start = std::chrono::steady_clock::now();
+  auto loaded = HwlocTopology::Load(Xml(path));
+  SetXmlImportDeadlineForTest(std::chrono::seconds(60));
+  EXPECT_THAT(loaded, StatusIs(absl::StatusCode::kDeadlineExceeded,
+                               ::testing::AllOf(HasSubstr(path), HasSubstr("within 500 ms"))));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+// Found by hwloc_xml_fuzzer: hwloc accepts two NUMA nodes with one os_index
+// in an XML file; the model's ids are unique (the first node is kept).
+TEST(HwlocTopologyTest, DuplicateNumaIdsInXmlKeepTheFirstNode) {
+  TempDir dir;
+  const std::string path = dir.Sub("dup.xml");
+  std::ofstream(path) << R"(<?xml version="1.0" encoding="UTF-8"?>
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x3" complete_cpuset="0x3" nodeset="0x1" complete_nodeset="0x1" gp_index="1">
+    <object type="Package" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="2">
+      <object type="NUMANode" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="3" local_memory="1073741824"/>
+      <object type="PU" os_index="0" cpuset="0x1" complete_cpuset="0x1" nodeset="0x1" complete_nodeset="0x1" gp_index="4"/>
+    </object>
+    <object type="Package" os_index="1" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="5">
+      <object type="NUMANode" os_index="0" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="6" local_memory="2147483648"/>
+      <object type="PU" os_index="1" cpuset="0x2" complete_cpuset="0x2" nodeset="0x1" complete_nodeset="0x1" gp_index="7"/>
+    </object>
+  </object>
+</topology>
+)";
+  auto hwloc = HwlocTopology::Load(Xml(path));
+  ASSERT_TRUE(hwloc.ok()) << hwloc.status();
+  NodeTopology t = (*hwloc)->Extract();
+  ASSERT_EQ(t.numa_nodes.size(), 1u);
+  EXPECT_EQ(t.numa_nodes[0].id, 0);
+  EXPECT_EQ(t.numa_nodes[0].memory_bytes, uint64_t{1} << 30);
+  EXPECT_THAT(t.warnings, ElementsAre(HasSubstr("NUMA node 0 appears more than once")));
 }
 
 TEST(HwlocTopologyTest, UnreadableXmlIsInvalidArgument) {

@@ -46,8 +46,9 @@ struct TopologySource {
 
 // Builds the model. Returns
 //   NotFound          the directory or file does not exist;
-//   InvalidArgument   it is not a sysfs root / not an hwloc XML hwloc can load,
-//                     or it lacks sys/devices/system/cpu;
+//   InvalidArgument   it is not a sysfs root / not an hwloc XML hwloc can load
+//                     (or crashes on), or it lacks sys/devices/system/cpu;
+//   DeadlineExceeded  hwloc did not finish reading an XML file in time;
 //   PermissionDenied  bus/pci/devices cannot be listed;
 // each annotated with the source. Bad values inside an otherwise usable
 // source are not errors: they give the degraded results listed in

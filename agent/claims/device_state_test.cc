@@ -358,6 +358,43 @@ TEST_F(DeviceStateTest, FullCdiDiskFailsPrepareCleanly) {
   EXPECT_THAT(CheckpointedUids(), ElementsAre(kUidA));
 }
 
+TEST_F(DeviceStateTest, FullStateDiskFailsPrepareCleanlyAndKeepsTheCheckpoint) {
+  driver_.set_side_effects(true);
+  PrepareResult earlier_result;
+  ResourceClaim earlier = Claim("earlier", kUidB, {Result("gpu", "gpu-1")});
+  ResourceClaim claim = Claim("train", kUidA, {Result("gpu", "gpu-0")});
+  {
+    std::unique_ptr<DeviceState> state = Start();
+    earlier_result = PrepareOk(*state, earlier);
+    // The state disk fills up part-way through the next journal record and
+    // stays full (the CDI directory is elsewhere and has space).
+    const std::string state_dir = tmp_.Sub("state");
+    fs_.set_partial_append_bytes(20);
+    fs_.set_injector([state_dir](std::string_view op, const std::string& path) {
+      return (op == "append" || op == "write" || op == "sync") && path.starts_with(state_dir)
+                 ? absl::ResourceExhaustedError("no space left on device")
+                 : absl::OkStatus();
+    });
+    source_.Put(claim);
+    EXPECT_THAT(state->Prepare({Ref(claim)})[claim.uid].status,
+                StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("no space left")));
+    // Stopped before the driver: no host state, no spec, the earlier claim
+    // still answered from the checkpoint.
+    EXPECT_EQ(driver_.applied(),
+              (std::map<std::string, std::set<std::string>>{{std::string(kUidB), {"gpu-1"}}}));
+    EXPECT_THAT(CdiFiles(), ElementsAre(cdi::ClaimSpecFileName(kDriver, kUidB)));
+    EXPECT_TRUE(SameResults(state->Prepare({Ref(earlier)})[earlier.uid], earlier_result));
+  }  // the agent restarts with the partial record on disk
+  fs_.set_injector(nullptr);
+  EXPECT_THAT(CheckpointedUids(), ElementsAre(kUidB));
+  std::unique_ptr<DeviceState> state = Start();
+  EXPECT_FALSE(state->reconcile_report().checkpoint_recovered);
+  EXPECT_EQ(state->reconcile_report().prepare_started_rolled_back, 0);
+  EXPECT_TRUE(SameResults(state->Prepare({Ref(earlier)})[earlier.uid], earlier_result));
+  PrepareOk(*state, claim);
+  EXPECT_THAT(CheckpointedUids(), UnorderedElementsAre(kUidA, kUidB));
+}
+
 TEST_F(DeviceStateTest, FailedCheckpointSyncFailsPrepareCleanly) {
   driver_.set_side_effects(true);
   std::unique_ptr<DeviceState> state = Start();

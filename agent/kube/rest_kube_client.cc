@@ -154,8 +154,8 @@ absl::Status CheckName(std::string_view name, std::string_view what) {
   return absl::InvalidArgumentError(StrCat(what, " ", base::Quote(name), ": ", errors.front()));
 }
 
-absl::StatusOr<Json> ParseObject(const Response& r, std::string_view operation) {
-  absl::StatusOr<Json> obj = base::json::Parse(r.body, StrCat(operation, ": response"));
+absl::StatusOr<Json> ParseObject(std::string_view body, std::string_view operation) {
+  absl::StatusOr<Json> obj = base::json::Parse(body, StrCat(operation, ": response"));
   if (!obj.ok()) return obj.status();
   if (!obj->is_object()) {
     return absl::InvalidArgumentError(StrCat(operation, ": response is not a JSON object"));
@@ -175,6 +175,64 @@ std::string NameOf(const Json& obj) {
 }
 
 }  // namespace
+
+absl::StatusOr<ObjectList> DecodeSliceList(std::string_view body, std::string_view operation) {
+  ASSIGN_OR_RETURN(Json list, ParseObject(body, operation));
+  ObjectList out;
+  const Json* items = list.contains("items") ? &list["items"] : nullptr;
+  if (items != nullptr && !items->is_null() && !items->is_array()) {
+    return absl::InvalidArgumentError(StrCat(operation, ": response: items is not an array"));
+  }
+  if (list.contains("metadata") && list["metadata"].is_object() &&
+      list["metadata"].contains("resourceVersion") &&
+      list["metadata"]["resourceVersion"].is_string()) {
+    out.resource_version = list["metadata"]["resourceVersion"].get<std::string>();
+  }
+  if (items != nullptr && items->is_array()) {
+    for (Json& item : list["items"]) {
+      if (!item.is_object()) continue;
+      // Items of a list carry no type; give them one so objects look alike.
+      item["apiVersion"] = "resource.k8s.io/v1";
+      item["kind"] = "ResourceSlice";
+      out.items.push_back(std::move(item));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<WatchEvent> DecodeWatchEvent(std::string_view line, std::string_view operation) {
+  Json event = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (event.is_discarded() || !event.is_object() || !event.contains("type") ||
+      !event["type"].is_string() || !event.contains("object") || !event["object"].is_object()) {
+    return absl::InvalidArgumentError(
+        StrCat(operation, ": malformed event ", base::Quote(line, 120)));
+  }
+  const std::string type = event["type"].get<std::string>();
+  WatchEvent e;
+  if (type == "ADDED") {
+    e.type = WatchEventType::kAdded;
+  } else if (type == "MODIFIED") {
+    e.type = WatchEventType::kModified;
+  } else if (type == "DELETED") {
+    e.type = WatchEventType::kDeleted;
+  } else if (type == "BOOKMARK") {
+    e.type = WatchEventType::kBookmark;
+  } else if (type == "ERROR") {
+    const Json& status = event["object"];
+    int code = status.contains("code") && status["code"].is_number_integer()
+                   ? status["code"].get<int>()
+                   : 500;
+    absl::Status s = StatusFromResponse(code, status.dump(), operation);
+    // An ERROR event always ends the watch, even one claiming success.
+    if (s.ok()) s = absl::UnknownError(StrCat(operation, ": ERROR event with code ", code));
+    return s;
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat(operation, ": unknown event type ", base::Quote(type)));
+  }
+  e.object = std::move(event["object"]);
+  return e;
+}
 
 struct RestKubeClient::Impl {
   Impl(KubeConfig c, const base::Filesystem& fs, base::Clock& clk, base::metrics::Registry& m,
@@ -408,7 +466,7 @@ struct RestKubeClient::Impl {
   absl::StatusOr<Json> DoObject(const Request& req) {
     ASSIGN_OR_RETURN(Response r, Do(req));
     RETURN_IF_ERROR(StatusFromResponse(static_cast<int>(r.code), r.body, req.operation));
-    return ParseObject(r, req.operation);
+    return ParseObject(r.body, req.operation);
   }
 
   static constexpr size_t kLocks = 8;
@@ -467,27 +525,9 @@ absl::StatusOr<ObjectList> RestKubeClient::ListResourceSlices(const SliceSelecto
   std::string fs = selector.ToFieldSelector();
   if (!fs.empty()) req.query.push_back({"fieldSelector", fs});
   req.operation = "list resourceslices";
-  ASSIGN_OR_RETURN(Json list, impl_->DoObject(req));
-  ObjectList out;
-  const Json* items = list.contains("items") ? &list["items"] : nullptr;
-  if (items != nullptr && !items->is_null() && !items->is_array()) {
-    return absl::InvalidArgumentError("list resourceslices: response: items is not an array");
-  }
-  if (list.contains("metadata") && list["metadata"].is_object() &&
-      list["metadata"].contains("resourceVersion") &&
-      list["metadata"]["resourceVersion"].is_string()) {
-    out.resource_version = list["metadata"]["resourceVersion"].get<std::string>();
-  }
-  if (items != nullptr && items->is_array()) {
-    for (Json& item : list["items"]) {
-      if (!item.is_object()) continue;
-      // Items of a list carry no type; give them one so objects look alike.
-      item["apiVersion"] = "resource.k8s.io/v1";
-      item["kind"] = "ResourceSlice";
-      out.items.push_back(std::move(item));
-    }
-  }
-  return out;
+  ASSIGN_OR_RETURN(Response r, impl_->Do(req));
+  RETURN_IF_ERROR(StatusFromResponse(static_cast<int>(r.code), r.body, req.operation));
+  return DecodeSliceList(r.body, req.operation);
 }
 
 absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
@@ -514,37 +554,12 @@ absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
   Transfer t;
   t.caller = stop;
   t.on_line = [&](std::string_view line) {
-    Json event = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-    if (event.is_discarded() || !event.is_object() || !event.contains("type") ||
-        !event["type"].is_string() || !event.contains("object") || !event["object"].is_object()) {
-      stream_status = absl::InvalidArgumentError(
-          StrCat("watch resourceslices: malformed event ", base::Quote(line, 120)));
+    absl::StatusOr<WatchEvent> e = DecodeWatchEvent(line, req.operation);
+    if (!e.ok()) {
+      stream_status = e.status();
       return false;
     }
-    std::string type = event["type"].get<std::string>();
-    WatchEvent e;
-    if (type == "ADDED") {
-      e.type = WatchEventType::kAdded;
-    } else if (type == "MODIFIED") {
-      e.type = WatchEventType::kModified;
-    } else if (type == "DELETED") {
-      e.type = WatchEventType::kDeleted;
-    } else if (type == "BOOKMARK") {
-      e.type = WatchEventType::kBookmark;
-    } else if (type == "ERROR") {
-      const Json& status = event["object"];
-      int code = status.contains("code") && status["code"].is_number_integer()
-                     ? status["code"].get<int>()
-                     : 500;
-      stream_status = StatusFromResponse(code, status.dump(), req.operation);
-      return false;
-    } else {
-      stream_status = absl::InvalidArgumentError(
-          StrCat("watch resourceslices: unknown event type ", base::Quote(type)));
-      return false;
-    }
-    e.object = std::move(event["object"]);
-    handler(e);
+    handler(*e);
     return true;
   };
   Response response;

@@ -52,6 +52,21 @@ struct RestOptions {
   size_t max_response_bytes = 64 << 20;
 };
 
+// The decoding of what the API server streams back, separate from the
+// transport so that it can be tested and fuzzed on its own. Pure functions.
+//
+// A ResourceSliceList body (GET .../resourceslices): items that are not
+// objects are skipped, each item gets apiVersion/kind (list items carry
+// none), metadata.resourceVersion becomes the list's. InvalidArgument
+// "<operation>: response..." when the body is not a JSON object or items is
+// not an array.
+absl::StatusOr<ObjectList> DecodeSliceList(std::string_view body, std::string_view operation);
+// One line of a watch stream ({"type": ..., "object": {...}}). An ERROR event
+// comes back as its Status (StatusFromResponse of the embedded metav1.Status,
+// e.g. OutOfRange for 410 Expired; Unknown if it claims a 2xx code); a
+// malformed line or an unknown type is InvalidArgument "<operation>: ...".
+absl::StatusOr<WatchEvent> DecodeWatchEvent(std::string_view line, std::string_view operation);
+
 class RestKubeClient final : public KubeClient {
  public:
   // InvalidArgument for a config without a usable server URL.

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "yaml-cpp/yaml.h"
 
@@ -18,9 +19,51 @@ using base::StrCat;
 
 constexpr size_t kMaxBytes = 16 << 20;
 constexpr size_t kMaxNodes = 1'000'000;
+// 1024 (the YAML limit of an implicit key) / 4 (the longest escape) - quotes.
+constexpr size_t kMaxImplicitKeyBytes = 255;
 
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Well-formed UTF-8 (no overlong forms, surrogates or values above
+// U+10FFFF). YAML streams are Unicode, but yaml-cpp passes bytes through;
+// nlohmann::json cannot serialize anything else and throws from dump().
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
 }
 
 // A plain scalar typed by the YAML 1.2 core schema.
@@ -105,6 +148,8 @@ Json InferScalar(const std::string& s) {
 struct Converter {
   size_t nodes = 0;
   bool too_many = false;
+  // The first scalar that is not UTF-8, if any.
+  std::optional<YAML::Mark> bad_utf8;
 
   Json Convert(const YAML::Node& node) {
     if (++nodes > kMaxNodes) {
@@ -116,6 +161,10 @@ struct Converter {
       case YAML::NodeType::Null:
         return nullptr;
       case YAML::NodeType::Scalar:
+        if (!IsValidUtf8(node.Scalar())) {
+          if (!bad_utf8) bad_utf8 = node.Mark();
+          return nullptr;
+        }
         // "!" is the tag of a quoted (non-plain) scalar: always a string.
         if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str") return node.Scalar();
         return InferScalar(node.Scalar());
@@ -131,6 +180,10 @@ struct Converter {
         Json out = Json::object();
         for (const auto& kv : node) {
           std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+          if (!IsValidUtf8(key)) {
+            if (!bad_utf8) bad_utf8 = kv.first.Mark();
+            key.clear();
+          }
           out[key] = Convert(kv.second);
           if (too_many) return nullptr;
         }
@@ -185,6 +238,11 @@ void Emit(YAML::Emitter& out, const Json& v) {
       }
       out << YAML::BeginMap;
       for (auto it = v.begin(); it != v.end(); ++it) {
+        // A YAML implicit key is at most 1024 characters as written. yaml-cpp
+        // switches to an explicit "? key" by the key's length before escaping,
+        // and a control character is written as 4 ("\x11"): long keys are
+        // made explicit here.
+        if (it.key().size() > kMaxImplicitKeyBytes) out << YAML::LongKey;
         out << YAML::Key;
         Emit(out, Json(it.key()));
         out << YAML::Value;
@@ -211,6 +269,11 @@ absl::StatusOr<Json> YamlToJson(std::string_view yaml, std::string_view what) {
     if (converter.too_many) {
       return absl::InvalidArgumentError(
           StrCat(what, ": document expands to more than ", kMaxNodes, " nodes"));
+    }
+    if (converter.bad_utf8) {
+      return absl::InvalidArgumentError(StrCat(what, ": line ", converter.bad_utf8->line + 1,
+                                               ", column ", converter.bad_utf8->column + 1,
+                                               ": invalid UTF-8"));
     }
     return out;
   } catch (const YAML::Exception& e) {

@@ -86,6 +86,40 @@ TEST(YamlJsonTest, AliasBombIsRejected) {
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than")));
 }
 
+// Found by claim_reader_fuzzer: yaml-cpp passes bytes through, and a claim or
+// slice file with a Latin-1 byte gave JSON that threw from dump() later (the
+// publisher and pool planning serialize what they read).
+TEST(YamlJsonTest, InvalidUtf8IsRejectedWithItsPosition) {
+  EXPECT_THAT(YamlToJson("kind: ResourceClaim\nmetadata: {name: caf\xe9}\n", "claim file"),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("claim file: line 2, column 18: invalid UTF-8")));
+  EXPECT_THAT(YamlToJson("status\xc6\xed: {}\n", "claim file"),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("line 1, column 1: invalid UTF-8")));
+  // Overlong encodings and surrogates are not UTF-8 either.
+  EXPECT_THAT(YamlToJson("a: \"\xc0\xaf\"\n", "x"),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid UTF-8")));
+  EXPECT_THAT(YamlToJson("a: \xed\xa0\x80\n", "x"),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid UTF-8")));
+  ASSERT_OK_AND_ASSIGN(Json ok, YamlToJson("name: \"caf\xc3\xa9 \xf0\x9f\x9a\x80\"\n", "x"));
+  EXPECT_EQ(ok["name"], "caf\xc3\xa9 \xf0\x9f\x9a\x80");
+  EXPECT_NO_THROW((void)ok.dump());
+}
+
+// Found by claim_reader_fuzzer: a key under 1024 bytes that yaml-cpp writes
+// longer than YAML's 1024-character limit for implicit keys, once its control
+// characters are escaped, could not be read back.
+TEST(YamlJsonTest, RoundTripsLongKeysWithControlCharacters) {
+  const Json value = {{std::string(300, '\x11'), "a"},
+                      {std::string(2000, 'k'), "b"},
+                      {"apsio" + std::string(600, '\'') + std::string(200, '\x11'), nullptr}};
+  const std::string yaml = JsonToYaml(value);
+  ASSERT_OK_AND_ASSIGN(Json back, YamlToJson(yaml, "roundtrip"));
+  EXPECT_EQ(back, value);
+  // Short keys keep the usual block form.
+  EXPECT_EQ(JsonToYaml(Json{{"name", "x"}}), "name: x\n");
+}
+
 TEST(YamlJsonTest, EmptyDocumentIsNull) {
   ASSERT_OK_AND_ASSIGN(Json j, YamlToJson("", "empty"));
   EXPECT_TRUE(j.is_null());
