@@ -57,8 +57,8 @@ void Int64(std::string_view text) {
   const uint64_t limit =
       static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) + (negative ? 1 : 0);
   const bool want = FitsDecimal(t, limit);
-  FUZZ_CHECK(v.ok() == want, "ParseInt64(", base::Quote(text), "): got ",
-             v.ok() ? "ok" : "error", ", grammar says ", want ? "ok" : "error");
+  FUZZ_CHECK(v.ok() == want, "ParseInt64(", base::Quote(text), "): got ", v.ok() ? "ok" : "error",
+             ", grammar says ", want ? "ok" : "error");
   if (!v.ok()) return CheckCleanError(v.status(), {kInvalid}, "ParseInt64");
   absl::StatusOr<int64_t> again = base::ParseInt64(base::StrCat(*v));
   FUZZ_CHECK(again.ok() && *again == *v, "ParseInt64 round trip of ", *v);
@@ -78,8 +78,8 @@ void Hex(std::string_view text) {
   std::string_view t = base::TrimValue(text);
   if (t.size() >= 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) t.remove_prefix(2);
   size_t significant = t.find_first_not_of('0');
-  const bool want = AllOf(t, isxdigit) &&
-                    (significant == std::string_view::npos || t.size() - significant <= 16);
+  const bool want =
+      AllOf(t, isxdigit) && (significant == std::string_view::npos || t.size() - significant <= 16);
   FUZZ_CHECK(v.ok() == want, "ParseHex(", base::Quote(text), ")");
   if (!v.ok()) return CheckCleanError(v.status(), {kInvalid}, "ParseHex");
   absl::StatusOr<uint64_t> again = base::ParseHex(fmt::format("{:#x}", *v));
@@ -125,8 +125,8 @@ void Pci(std::string_view text) {
 
 void CheckCpuSet(const base::CpuSet& set, std::string_view what) {
   std::vector<int> cpus = set.ToVector();
-  FUZZ_CHECK(static_cast<int>(cpus.size()) == set.count(), what, ": count ", set.count(),
-             " but ", cpus.size(), " cpus");
+  FUZZ_CHECK(static_cast<int>(cpus.size()) == set.count(), what, ": count ", set.count(), " but ",
+             cpus.size(), " cpus");
   FUZZ_CHECK(set.empty() == cpus.empty(), what, ": empty() disagrees");
   for (size_t i = 0; i < cpus.size(); ++i) {
     FUZZ_CHECK(cpus[i] >= 0 && cpus[i] < base::CpuSet::kMaxCpus, what, ": cpu ", cpus[i]);
@@ -217,8 +217,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 9: {
       std::string_view t = base::TrimValue(text);
       FUZZ_CHECK(base::TrimValue(t) == t, "TrimValue not idempotent");
-      FUZZ_CHECK(t.empty() || (t.front() != '\0' && !std::isspace(static_cast<unsigned char>(t.front()))),
-                 "TrimValue left a leading space");
+      FUZZ_CHECK(
+          t.empty() || (t.front() != '\0' && !std::isspace(static_cast<unsigned char>(t.front()))),
+          "TrimValue left a leading space");
       break;
     }
   }

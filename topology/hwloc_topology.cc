@@ -277,7 +277,6 @@ void ExtractPci(hwloc_topology_t topo, NodeTopology& out) {
   SortPciTree(out);
 }
 
-
 // hwloc 2.9.0's XML import crashes on some malformed files (a NULL
 // dereference for an object without complete_cpuset, open-mpi/hwloc#783; a
 // topology tag without '>', #787; both fixed upstream after 2.9) and leaks
@@ -384,25 +383,25 @@ absl::StatusOr<std::string> ImportXmlIsolated(const std::string& path, HwlocIo i
   }
   const std::string load = base::StrCat("load ", what);
   if (timed_out) {
-    return absl::DeadlineExceededError(base::StrCat(
-        load, ": hwloc did not finish reading it within ", limit.count(), " ms"));
+    return absl::DeadlineExceededError(
+        base::StrCat(load, ": hwloc did not finish reading it within ", limit.count(), " ms"));
   }
   if (too_big) {
     return absl::InvalidArgumentError(
         base::StrCat(load, ": the topology is larger than ", kMaxXmlExportBytes, " bytes"));
   }
   if (WIFSIGNALED(status)) {
-    return absl::InvalidArgumentError(base::StrCat(
-        load, ": hwloc crashed reading it (signal ", WTERMSIG(status), ", ",
-        ::strsignal(WTERMSIG(status)), "); is it an hwloc XML export?"));
+    return absl::InvalidArgumentError(
+        base::StrCat(load, ": hwloc crashed reading it (signal ", WTERMSIG(status), ", ",
+                     ::strsignal(WTERMSIG(status)), "); is it an hwloc XML export?"));
   }
   if (!out.empty() && out.front() == 'E') {
     return absl::InvalidArgumentError(base::StrCat(load, ": ", std::string_view(out).substr(1)));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty() || out.front() != 'X') {
-    return absl::InvalidArgumentError(
-        base::StrCat(load, ": hwloc failed reading it (exit status ",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, ")"));
+    return absl::InvalidArgumentError(base::StrCat(load, ": hwloc failed reading it (exit status ",
+                                                   WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                                                   ")"));
   }
   out.erase(0, 1);
   return out;

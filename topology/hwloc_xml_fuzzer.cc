@@ -26,17 +26,16 @@ namespace {
 namespace topology = tessera::topology;
 
 void CheckIndex(int index, size_t size, std::string_view what) {
-  FUZZ_CHECK(index >= -1 && index < static_cast<int>(size), what, " index ", index,
-             " outside -1..", size);
+  FUZZ_CHECK(index >= -1 && index < static_cast<int>(size), what, " index ", index, " outside -1..",
+             size);
 }
 
 void CheckModel(const topology::NodeTopology& t) {
   for (size_t i = 0; i < t.numa_nodes.size(); ++i) {
     const topology::NumaNode& n = t.numa_nodes[i];
     FUZZ_CHECK(i == 0 || t.numa_nodes[i - 1].id < n.id, "numa_nodes not sorted by unique id");
-    FUZZ_CHECK(n.distances.empty() || n.distances.size() == t.numa_nodes.size(), "numa node ",
-               n.id, " has ", n.distances.size(), " distances for ", t.numa_nodes.size(),
-               " nodes");
+    FUZZ_CHECK(n.distances.empty() || n.distances.size() == t.numa_nodes.size(), "numa node ", n.id,
+               " has ", n.distances.size(), " distances for ", t.numa_nodes.size(), " nodes");
     FUZZ_CHECK(t.FindNumaNode(n.id) == &n, "FindNumaNode(", n.id, ")");
   }
   for (size_t i = 1; i < t.roots.size(); ++i) {
@@ -70,8 +69,8 @@ void CheckModel(const topology::NodeTopology& t) {
     (void)t.PcieRootName(d);
   }
   for (const topology::Link& l : t.links) {
-    FUZZ_CHECK(l.a >= 0 && l.a < l.b && l.b < static_cast<int>(t.devices.size()),
-               "link ", l.a, "-", l.b, " with ", t.devices.size(), " devices");
+    FUZZ_CHECK(l.a >= 0 && l.a < l.b && l.b < static_cast<int>(t.devices.size()), "link ", l.a, "-",
+               l.b, " with ", t.devices.size(), " devices");
     FUZZ_CHECK(t.Relation(t.devices[static_cast<size_t>(l.a)],
                           t.devices[static_cast<size_t>(l.b)]) == l.type,
                "link type differs from Relation()");

@@ -83,8 +83,9 @@ Json ReplaceNoncharacters(const Json& j) {
 void CheckYamlRoundTrip(const Json& j) {
   const std::string yaml = kube::JsonToYaml(j);
   absl::StatusOr<Json> back = kube::YamlToJson(yaml, "round trip");
-  FUZZ_CHECK(back.ok(), "JsonToYaml output does not parse: ",
-             back.ok() ? "" : Std(back.status().message()), "\n", yaml);
+  FUZZ_CHECK(back.ok(),
+             "JsonToYaml output does not parse: ", back.ok() ? "" : Std(back.status().message()),
+             "\n", yaml);
   FUZZ_CHECK(*back == j || ReplaceNoncharacters(*back) == ReplaceNoncharacters(j),
              "JsonToYaml -> YamlToJson changed the value: ",
              j.dump(-1, ' ', false, Json::error_handler_t::replace), " -> ",
@@ -95,17 +96,16 @@ void CheckSelection(const agent::ResourceClaim& claim, const agent::SelectOption
   absl::StatusOr<tessera::drivers::ClaimPrepareRequest> req =
       agent::SelectForDriver(claim, options);
   if (!req.ok()) {
-    return CheckCleanError(req.status(),
-                           {absl::StatusCode::kInvalidArgument,
-                            absl::StatusCode::kFailedPrecondition},
-                           "SelectForDriver");
+    return CheckCleanError(
+        req.status(), {absl::StatusCode::kInvalidArgument, absl::StatusCode::kFailedPrecondition},
+        "SelectForDriver");
   }
   FUZZ_CHECK(req->claim_uid == claim.uid, "claim uid not carried");
   FUZZ_CHECK(!req->devices.empty(), "selection without devices");
   std::set<std::pair<std::string, std::string>> seen;
   for (const tessera::drivers::DeviceAllocation& d : req->devices) {
-    FUZZ_CHECK(!d.request.empty() && d.request.find('/') == std::string::npos,
-               "request ", d.request, " is not a base request name");
+    FUZZ_CHECK(!d.request.empty() && d.request.find('/') == std::string::npos, "request ",
+               d.request, " is not a base request name");
     FUZZ_CHECK(!d.device.empty(), "empty device name");
     FUZZ_CHECK(seen.emplace(d.device, d.share_id).second, "device ", d.device, " twice");
     bool ours = false;

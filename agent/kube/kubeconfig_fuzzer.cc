@@ -75,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // /dev/stdin or the like would hang the fuzzer.
     f->set_injector([](std::string_view, const std::string& path) {
       if (!path.starts_with(dir->path() + "/") || path.find("..") != std::string::npos) {
-        return absl::PermissionDeniedError(tessera::base::StrCat("open ", path, ": outside the fixture"));
+        return absl::PermissionDeniedError(
+            tessera::base::StrCat("open ", path, ": outside the fixture"));
       }
       return absl::OkStatus();
     });

@@ -33,9 +33,8 @@ using tessera::base::Std;
 
 std::string NameOf(const Json& obj) {
   const Json& m = obj.contains("metadata") ? obj["metadata"] : Json();
-  return m.is_object() && m.contains("name") && m["name"].is_string()
-             ? m["name"].get<std::string>()
-             : "";
+  return m.is_object() && m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>()
+                                                                      : "";
 }
 
 void CheckErrors(const kube::FieldErrors& errors, std::string_view what) {
@@ -62,8 +61,8 @@ void CheckSlice(const Json& slice) {
 
   const Json content = kube::SliceContent(slice);
   FUZZ_CHECK(kube::SameContent(content, content), "content differs from itself");
-  FUZZ_CHECK(kube::FirstDifference(content, content).empty(), "FirstDifference(x, x) = ",
-             kube::FirstDifference(content, content));
+  FUZZ_CHECK(kube::FirstDifference(content, content).empty(),
+             "FirstDifference(x, x) = ", kube::FirstDifference(content, content));
   const Json normalized = kube::NormalizeContent(content);
   FUZZ_CHECK(kube::NormalizeContent(normalized) == normalized, "NormalizeContent not idempotent");
 
@@ -124,8 +123,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     absl::StatusOr<kube::WatchEvent> e = kube::DecodeWatchEvent(line, kOp);
     if (!e.ok()) {
       FUZZ_CHECK(!e.status().message().empty(), "watch error without a message");
-      FUZZ_CHECK(Std(e.status().message()).starts_with(kOp), "error without the operation: ",
-                 Std(e.status().message()));
+      FUZZ_CHECK(Std(e.status().message()).starts_with(kOp),
+                 "error without the operation: ", Std(e.status().message()));
       break;  // the watch ends here
     }
     FUZZ_CHECK(e->object.is_object(), "event without an object");

@@ -73,7 +73,7 @@ for name in "${fuzzers[@]}"; do
     echo "fuzz.sh: $name FAILED (log: $work/log):" >&2
     grep -m 8 -E 'fuzz invariant failed|ERROR: |runtime error|SUMMARY|ALARM' "$work/log" |
       cut -c1-600 >&2 || true
-    grep -E '^    #[0-9]+ .* in ' "$work/log" | grep -v -E 'fuzzer::|libc|_start|abort|raise' |
+    grep -E '^    #[0-9]+ .* in ' "$work/log" | grep -v -E 'fuzzer::|__sanitizer|pthread|libc|_start|abort|raise' |
       head -8 | cut -c1-200 >&2 || true
     for artifact in "$work"/artifacts/*; do
       [ -e "$artifact" ] || continue

@@ -53,11 +53,11 @@ void CheckEntry(const Json& parameters) {
   FUZZ_CHECK(!c->mps.active_thread_percentage ||
                  (*c->mps.active_thread_percentage >= 1 && *c->mps.active_thread_percentage <= 100),
              "activeThreadPercentage ", c->mps.active_thread_percentage.value_or(0));
-  FUZZ_CHECK(!c->mps.pinned_device_memory_bytes ||
-                 (*c->mps.pinned_device_memory_bytes >= (1u << 20) &&
-                  *c->mps.pinned_device_memory_bytes % (1u << 20) == 0),
-             "pinnedDeviceMemoryLimit ", c->mps.pinned_device_memory_bytes.value_or(0),
-             " is not whole MiB >= 1Mi");
+  FUZZ_CHECK(
+      !c->mps.pinned_device_memory_bytes || (*c->mps.pinned_device_memory_bytes >= (1u << 20) &&
+                                             *c->mps.pinned_device_memory_bytes % (1u << 20) == 0),
+      "pinnedDeviceMemoryLimit ", c->mps.pinned_device_memory_bytes.value_or(0),
+      " is not whole MiB >= 1Mi");
   const Json encoded = Encode(*c);
   absl::StatusOr<gpu::GpuConfig> again = gpu::ParseGpuConfig(encoded, kDomain);
   FUZZ_CHECK(again.ok(), "encoded config does not decode: ", encoded.dump(), ": ",
@@ -68,12 +68,14 @@ void CheckEntry(const Json& parameters) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  absl::StatusOr<Json> input = tessera::base::json::Parse(tessera::fuzz::AsText(data, size), "input");
+  absl::StatusOr<Json> input =
+      tessera::base::json::Parse(tessera::fuzz::AsText(data, size), "input");
   if (!input.ok()) return 0;
   std::vector<tessera::drivers::OpaqueConfig> entries;
   if (input->is_array()) {
     for (size_t i = 0; i < input->size() && i < 8; ++i) {
-      entries.push_back({.source = i % 2 == 0 ? "FromClass" : "FromClaim", .parameters = (*input)[i]});
+      entries.push_back(
+          {.source = i % 2 == 0 ? "FromClass" : "FromClaim", .parameters = (*input)[i]});
     }
   } else {
     entries.push_back({.source = "FromClaim", .parameters = *input});

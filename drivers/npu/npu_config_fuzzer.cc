@@ -78,8 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                "habanaVisibleModules not overridden as documented");
     FUZZ_CHECK(config.sets_gaudi_fields == (before.sets_gaudi_fields || e->habana_visible_modules),
                "sets_gaudi_fields");
-    FUZZ_CHECK(config.sets_ascend_fields == (before.sets_ascend_fields ||
-                                             e->ascend_runtime_options || e->mount_hccn_conf),
+    FUZZ_CHECK(config.sets_ascend_fields ==
+                   (before.sets_ascend_fields || e->ascend_runtime_options || e->mount_hccn_conf),
                "sets_ascend_fields");
   }
   return 0;

@@ -49,19 +49,21 @@ bool SamePatch(const rdma::RdmaConfigPatch& a, const rdma::RdmaConfigPatch& b) {
 }
 
 void CheckEntry(const Json& parameters) {
-  absl::StatusOr<rdma::RdmaConfigPatch> p = rdma::ParseRdmaConfig(parameters, kDomain, "configs[0]");
+  absl::StatusOr<rdma::RdmaConfigPatch> p =
+      rdma::ParseRdmaConfig(parameters, kDomain, "configs[0]");
   if (!p.ok()) return CheckCleanError(p.status(), {kInvalid}, "ParseRdmaConfig");
   if (p->addresses) {
     FUZZ_CHECK(p->addresses->size() <= 16, "more than 16 addresses accepted");
     for (const topology::IpPrefix& a : *p->addresses) {
       absl::StatusOr<topology::IpPrefix> again = topology::ParseIpPrefix(a.ToString());
       FUZZ_CHECK(again.ok() && *again == a, "address ", a.ToString(), " does not round-trip");
-      FUZZ_CHECK(topology::ValidateInterfaceAddress(a).ok(), "unassignable address ",
-                 a.ToString(), " accepted");
+      FUZZ_CHECK(topology::ValidateInterfaceAddress(a).ok(), "unassignable address ", a.ToString(),
+                 " accepted");
     }
   }
   const Json encoded = Encode(*p);
-  absl::StatusOr<rdma::RdmaConfigPatch> again = rdma::ParseRdmaConfig(encoded, kDomain, "configs[0]");
+  absl::StatusOr<rdma::RdmaConfigPatch> again =
+      rdma::ParseRdmaConfig(encoded, kDomain, "configs[0]");
   FUZZ_CHECK(again.ok(), "encoded config does not decode: ", encoded.dump(), ": ",
              again.ok() ? "" : tessera::base::Std(again.status().message()));
   FUZZ_CHECK(SamePatch(*again, *p), "round trip changed the config: ", encoded.dump());

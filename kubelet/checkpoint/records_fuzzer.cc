@@ -17,10 +17,11 @@
 #include <string>
 #include <string_view>
 
+#include "spdlog/fmt/fmt.h"
+
 #include "base/filesystem.h"
 #include "kubelet/checkpoint/checkpoint.h"
 #include "kubelet/checkpoint/crc32.h"
-#include "spdlog/fmt/fmt.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fuzz/fuzz_check.h"
 

@@ -21,12 +21,11 @@
 #include "base/strings.h"
 
 // Aborts with the failed condition and a message when `cond` is false.
-#define FUZZ_CHECK(cond, ...)                                        \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      ::tessera::fuzz::Fail(__FILE__, __LINE__, #cond,               \
-                            ::tessera::base::StrCat(__VA_ARGS__));   \
-    }                                                                \
+#define FUZZ_CHECK(cond, ...)                                                                 \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      ::tessera::fuzz::Fail(__FILE__, __LINE__, #cond, ::tessera::base::StrCat(__VA_ARGS__)); \
+    }                                                                                         \
   } while (0)
 
 namespace tessera::fuzz {
@@ -40,8 +39,7 @@ inline const bool kLogsOff = [] {
 
 [[noreturn]] inline void Fail(const char* file, int line, const char* cond,
                               const std::string& message) {
-  std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s: %s\n", file, line, cond,
-               message.c_str());
+  std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s: %s\n", file, line, cond, message.c_str());
   std::fflush(stderr);
   std::abort();
 }
