@@ -344,15 +344,8 @@ base::DeviceNode RdmaDriver::Node(std::string_view rel) const {
 }
 
 std::vector<std::string> RdmaDriver::DeviceNodePaths() const {
-  const RdmaDiscovery discovery = Discover();
   std::vector<std::string> out;
-  for (const RdmaRecord& r : discovery.records) {
-    if (r.uverbs) out.push_back(StrCat("infiniband/", r.uverbs->name));
-    for (const auto* list : {&r.umad, &r.issm}) {
-      for (const RdmaCharDev& c : *list) out.push_back(StrCat("infiniband/", c.name));
-    }
-  }
-  if (!out.empty()) out.push_back("infiniband/rdma_cm");
+  for (DeviceNodeInfo& n : DeviceNodes()) out.push_back(std::move(n.path));
   return out;
 }
 
