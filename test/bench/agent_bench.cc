@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,8 @@
 #include <functional>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -186,6 +189,40 @@ double SmapsMiB(pid_t pid, std::string_view field) {
   return -1;
 }
 
+// With --smaps: the mappings of /proc/<pid>/smaps summed per file (anonymous
+// mappings as "[anon]"), the largest first, so that a footprint regression
+// names the library or heap that grew.
+bool print_smaps = false;
+void PrintSmaps(pid_t pid, std::string_view when) {
+  if (!print_smaps) return;
+  std::ifstream in(StrCat("/proc/", pid, "/smaps"));
+  std::map<std::string, std::pair<double, double>> by_file;  // rss, private dirty (KiB)
+  std::string line, current;
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) &&
+        line.find('-') < line.find(' ')) {
+      std::istringstream fields(line);
+      std::string range, perms, offset, dev, inode, path;
+      fields >> range >> perms >> offset >> dev >> inode;
+      std::getline(fields >> std::ws, path);
+      current = path.empty() ? "[anon]" : fs::path(path).filename().string();
+    } else if (line.starts_with("Rss:")) {
+      by_file[current].first += std::stod(line.substr(4));
+    } else if (line.starts_with("Private_Dirty:")) {
+      by_file[current].second += std::stod(line.substr(14));
+    }
+  }
+  std::vector<std::pair<std::string, std::pair<double, double>>> rows(by_file.begin(),
+                                                                      by_file.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  fmt::print("smaps {}: mapping rss_kib private_dirty_kib\n", when);
+  for (size_t i = 0; i < rows.size() && i < 25; ++i) {
+    fmt::print("  {:<40} {:>8.0f} {:>8.0f}\n", rows[i].first, rows[i].second.first,
+               rows[i].second.second);
+  }
+}
+
 double RssMiB(pid_t pid) {
   std::ifstream in(StrCat("/proc/", pid, "/status"));
   std::string line;
@@ -272,6 +309,7 @@ absl::Status Footprint(int claims) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // first publish and rescan settle
   const double at_start = RssMiB(pid);
   const double pss_start = SmapsMiB(pid, "Pss:"), anon_start = SmapsMiB(pid, "Pss_Anon:");
+  PrintSmaps(pid, "after start");
   for (int i = 0; i < claims; ++i) {
     absl::StatusOr<kubelet::PrepareResponse> r = client->NodePrepareResources({Ref(i)});
     if (!r.ok() || !kubelet::CheckPrepareResponse({Ref(i)}, *r).ok()) {
@@ -281,6 +319,7 @@ absl::Status Footprint(int claims) {
   }
   const double after = RssMiB(pid);
   const double pss_after = SmapsMiB(pid, "Pss:"), anon_after = SmapsMiB(pid, "Pss_Anon:");
+  PrintSmaps(pid, fmt::format("after {} claims", claims));
   StopAgent(pid);
   // RSS counts every shared-library page the process touched (libgrpc,
   // libcrypto, libstdc++...), shared with other processes; PSS splits them,
@@ -428,9 +467,12 @@ int Main(int argc, char** argv) {
       claims = std::atoi(argv[++i]);
     } else if (a == "--runs" && i + 1 < argc) {
       runs = std::atoi(argv[++i]);
+    } else if (a == "--smaps") {
+      print_smaps = true;
     } else if (a == "-h" || a == "--help") {
-      std::cout << "usage: tessera_agent_bench [--iterations N] [--claims N] [--runs N] "
-                   "[startup|footprint|prepare|throughput]...\n";
+      std::cout << "usage: tessera_agent_bench [--iterations N] [--claims N] [--runs N] [--smaps] "
+                   "[startup|footprint|prepare|throughput]...\n"
+                   "  --smaps  with footprint: print the resident memory per mapping\n";
       return 0;
     } else {
       sections.insert(a);
