@@ -14,6 +14,13 @@ int main(int argc, char** argv) {
   // (up to 8 per core) and keep freed memory in it: two arenas bound the
   // footprint at no measurable cost for a daemon this size (BENCHMARKS.md).
   mallopt(M_ARENA_MAX, 2);
+  // Fixed thresholds turn off glibc's dynamic ones, which after the first
+  // large free (a checkpoint snapshot, a slice list) would serve every later
+  // buffer of that size from the heap and keep it there: blocks of 128 KiB
+  // and more are mmapped and given back on free, and a free heap top over
+  // 128 KiB is returned at once.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   tessera::agent::SignalWatcher signals;  // before any thread starts
   auto config = tessera::agent::ParseAgentFlags(argc, argv, std::cout);
   if (!config.ok()) {

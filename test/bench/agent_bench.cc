@@ -150,8 +150,11 @@ std::vector<std::string> CommonFlags(const WorkDir& dir) {
           "--log-level",   "error"};
 }
 
+// TESSERA_BENCH_AGENT replaces the agent binary, e.g. with a script that
+// runs it under heaptrack to see where a footprint figure comes from.
 pid_t SpawnAgent(std::vector<std::string> args) {
-  args.insert(args.begin(), TESSERA_AGENT_BIN);
+  const char* agent = std::getenv("TESSERA_BENCH_AGENT");
+  args.insert(args.begin(), agent != nullptr && *agent != '\0' ? agent : TESSERA_AGENT_BIN);
   const std::string nvml = NvmlConfig();
   const pid_t pid = ::fork();
   if (pid == 0) {
