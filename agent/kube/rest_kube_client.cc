@@ -1,13 +1,24 @@
 #include "agent/kube/rest_kube_client.h"
 
+#include <arpa/inet.h>
+
 #include <array>
+#include <cctype>
+#include <cstring>
 #include <charconv>
+#include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <vector>
 
-#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "httplib.h"
 
 #include "agent/kube/api_status.h"
 #include "agent/kube/slice_validation.h"
@@ -47,106 +58,333 @@ struct Response {
   std::string body;
 };
 
-// State of one curl transfer, handed to the callbacks.
+absl::StatusOr<int> ParsePort(std::string_view text, std::string_view server) {
+  int port = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || ptr != text.data() + text.size() || port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(
+        StrCat("server ", base::Quote(server), ": port ", base::Quote(text), " is not 1-65535"));
+  }
+  return port;
+}
+
+// An IP address, v4 or v6, as 16 bytes (v4 mapped) and its prefix length.
+std::optional<std::array<unsigned char, 16>> ParseIp(std::string_view text) {
+  std::array<unsigned char, 16> out{};
+  const std::string t(text);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, t.c_str(), &v4) == 1) {
+    out[10] = out[11] = 0xff;
+    std::memcpy(out.data() + 12, &v4, 4);
+    return out;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, t.c_str(), &v6) == 1) {
+    std::memcpy(out.data(), &v6, 16);
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+namespace internal {
+
+absl::StatusOr<Endpoint> ParseServer(std::string_view server) {
+  Endpoint e;
+  std::string_view rest;
+  if (server.starts_with("https://")) {
+    e.tls = true;
+    rest = server.substr(8);
+  } else if (server.starts_with("http://")) {
+    rest = server.substr(7);
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat("server ", base::Quote(server), " is not an http:// or https:// URL"));
+  }
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view prefix = rest.substr(slash);
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    if (prefix.find_first_of("?#") != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          StrCat("server ", base::Quote(server), ": a query or fragment is not allowed"));
+    }
+    e.prefix = std::string(prefix);
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("server ", base::Quote(server), ": user information is not allowed in the URL"));
+  }
+  e.authority = std::string(authority);
+  e.port = e.tls ? 443 : 80;
+  if (authority.starts_with('[')) {  // [IPv6]:port
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return absl::InvalidArgumentError(StrCat("server ", base::Quote(server), ": unclosed '['"));
+    }
+    e.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        return absl::InvalidArgumentError(
+            StrCat("server ", base::Quote(server), ": junk after the IPv6 address"));
+      }
+      ASSIGN_OR_RETURN(e.port, ParsePort(after.substr(1), server));
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    e.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      ASSIGN_OR_RETURN(e.port, ParsePort(authority.substr(colon + 1), server));
+    }
+  }
+  if (e.host.empty()) {
+    return absl::InvalidArgumentError(StrCat("server ", base::Quote(server), " has no host"));
+  }
+  return e;
+}
+
+bool NoProxyMatches(std::string_view no_proxy, std::string_view host) {
+  const std::string h = base::ToLower(host);
+  const std::optional<std::array<unsigned char, 16>> host_ip = ParseIp(h);
+  for (std::string_view entry : base::Split(no_proxy, ',')) {
+    entry = base::StripWhitespace(entry);
+    if (entry.empty()) continue;
+    if (entry == "*") return true;
+    if (const size_t slash = entry.find('/'); slash != std::string_view::npos) {  // CIDR
+      std::optional<std::array<unsigned char, 16>> net = ParseIp(entry.substr(0, slash));
+      int bits = -1;
+      std::string_view len = entry.substr(slash + 1);
+      std::from_chars(len.data(), len.data() + len.size(), bits);
+      if (!net || !host_ip) continue;
+      const bool v4 = entry.substr(0, slash).find(':') == std::string_view::npos;
+      if (v4) bits += 96;  // within the v4-mapped form
+      if (bits < 0 || bits > 128) continue;
+      bool inside = true;
+      for (int b = 0; b < bits && inside; ++b) {
+        const int byte = b / 8, mask = 0x80 >> (b % 8);
+        inside = ((*net)[byte] & mask) == ((*host_ip)[byte] & mask);
+      }
+      if (inside) return true;
+      continue;
+    }
+    if (entry.starts_with('[')) {  // [v6] or [v6]:port
+      entry = entry.substr(1, entry.find(']') - 1);
+    } else if (const size_t colon = entry.rfind(':');
+               colon != std::string_view::npos && entry.find(':') == colon) {
+      entry = entry.substr(0, colon);  // "host:port": the port is not compared
+    }
+    if (host_ip) {
+      if (std::optional<std::array<unsigned char, 16>> ip = ParseIp(entry); ip && *ip == *host_ip) {
+        return true;
+      }
+      continue;
+    }
+    const std::string n = base::ToLower(entry);
+    if (n.starts_with('.')) {  // subdomains only
+      if (h.ends_with(n)) return true;
+    } else if (h == n || (h.size() > n.size() && h.ends_with(n) &&
+                          h[h.size() - n.size() - 1] == '.')) {
+      return true;  // the name and its subdomains
+    }
+  }
+  return false;
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::Endpoint;
+using internal::NoProxyMatches;
+using internal::ParseServer;
+
+// Query values percent-encoded (RFC 3986: only unreserved characters stay).
+std::string Escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+// The proxy the environment names for `e` (HTTPS_PROXY / HTTP_PROXY, either
+// case, unless NO_PROXY matches), as client-go reads them. Only http://
+// proxies (CONNECT for TLS); nullopt for none.
+struct Proxy {
+  std::string host;
+  int port = 0;
+  std::string user, password;
+};
+
+std::string Env(const char* upper, const char* lower) {
+  for (const char* name : {lower, upper}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  }
+  return "";
+}
+
+absl::StatusOr<std::optional<Proxy>> ProxyFor(const Endpoint& e) {
+  std::string url = e.tls ? Env("HTTPS_PROXY", "https_proxy") : Env("HTTP_PROXY", "http_proxy");
+  if (url.empty() || NoProxyMatches(Env("NO_PROXY", "no_proxy"), e.host)) return std::nullopt;
+  if (url.find("://") == std::string::npos) url = StrCat("http://", url);
+  if (!url.starts_with("http://")) {
+    return absl::InvalidArgumentError(
+        StrCat("proxy ", base::Quote(url), ": only http:// proxies are supported"));
+  }
+  Proxy p;
+  std::string_view rest = std::string_view(url).substr(7);
+  rest = rest.substr(0, rest.find('/'));
+  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    base::SplitPair up = base::SplitOnce(rest.substr(0, at), ':');
+    p.user = std::string(up.first);
+    p.password = std::string(up.second);
+    rest = rest.substr(at + 1);
+  }
+  ASSIGN_OR_RETURN(Endpoint pe, ParseServer(StrCat("http://", rest)));
+  p.host = pe.host;
+  p.port = pe.port == 80 && rest.find(':') == std::string_view::npos ? 1080 : pe.port;
+  return p;
+}
+
+// OpenSSL objects from PEM text. The caller owns what it gets.
+absl::StatusOr<X509_STORE*> CaStore(std::string_view pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  X509_STORE* store = X509_STORE_new();
+  int added = 0;
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    if (X509_STORE_add_cert(store, cert) == 1) ++added;
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the end of the PEM text reads as an error
+  if (added == 0) {
+    X509_STORE_free(store);
+    return absl::InvalidArgumentError("certificate-authority-data: no PEM certificate");
+  }
+  return store;
+}
+
+struct ClientIdentity {
+  X509* cert = nullptr;
+  std::vector<X509*> chain;  // intermediates after the leaf
+  EVP_PKEY* key = nullptr;
+  ~ClientIdentity() {
+    X509_free(cert);
+    for (X509* c : chain) X509_free(c);
+    EVP_PKEY_free(key);
+  }
+};
+
+absl::Status LoadIdentity(std::string_view cert_pem, std::string_view key_pem,
+                          ClientIdentity& id) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> certs(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), &BIO_free);
+  id.cert = PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr);
+  while (X509* extra = PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr)) {
+    id.chain.push_back(extra);
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> key(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), &BIO_free);
+  id.key = PEM_read_bio_PrivateKey(key.get(), nullptr, nullptr, nullptr);
+  ERR_clear_error();
+  if (id.cert == nullptr) {
+    return absl::InvalidArgumentError("client-certificate-data: no PEM certificate");
+  }
+  if (id.key == nullptr) {
+    return absl::InvalidArgumentError("client-key-data: no PEM private key");
+  }
+  if (X509_check_private_key(id.cert, id.key) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "client-key-data: the key does not match client-certificate-data");
+  }
+  return absl::OkStatus();
+}
+
+// State of one exchange, shared with httplib's callbacks.
 struct Transfer {
-  CURL* handle = nullptr;
   size_t max_bytes = 0;
   std::string body;
   bool overflow = false;
+  bool timed_out = false;
+  int status = 0;
   std::optional<std::chrono::seconds> retry_after;
   std::stop_token shutdown;
   std::stop_token caller;
+  std::chrono::steady_clock::time_point deadline;
   // Streaming (watch): called per complete line of a 200 answer; returns
   // false to end the transfer.
   std::function<bool(std::string_view)> on_line;
   std::string pending;
   bool ended_by_handler = false;
-};
 
-size_t OnWrite(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t n = size * count;
-  long code = 0;
-  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
-  if (t->on_line && code == 200) {
-    t->pending.append(data, n);
-    size_t start = 0;
-    while (true) {
-      size_t nl = t->pending.find('\n', start);
-      if (nl == std::string::npos) break;
-      std::string_view line(t->pending.data() + start, nl - start);
-      start = nl + 1;
-      if (base::StripWhitespace(line).empty()) continue;
-      if (!t->on_line(line)) {
-        t->ended_by_handler = true;
-        return 0;  // CURLE_WRITE_ERROR ends the transfer
-      }
+  bool Cancelled() const { return shutdown.stop_requested() || caller.stop_requested(); }
+  // httplib calls this between reads: false ends the exchange.
+  bool KeepGoing() {
+    if (Cancelled()) return false;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      timed_out = true;
+      return false;
     }
-    t->pending.erase(0, start);
-    if (t->pending.size() > t->max_bytes) {
-      t->overflow = true;
-      return 0;
-    }
-    return n;
+    return true;
   }
-  if (t->body.size() + n > t->max_bytes) {
-    t->overflow = true;
-    return 0;
-  }
-  t->body.append(data, n);
-  return n;
-}
 
-size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t n = size * count;
-  std::string_view line(data, n);
-  base::SplitPair kv = base::SplitOnce(line, ':');
-  if (kv.found && base::ToLower(base::StripWhitespace(kv.first)) == "retry-after") {
-    std::string_view value = base::StripWhitespace(kv.second);
+  bool OnHeaders(const httplib::Response& r) {
+    status = r.status;
+    const std::string value = r.get_header_value("Retry-After");
     int seconds = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (ec == std::errc() && seconds >= 0) t->retry_after = std::chrono::seconds(seconds);
+    if (!value.empty() && ec == std::errc() && seconds >= 0) {
+      retry_after = std::chrono::seconds(seconds);
+    }
+    return KeepGoing();
   }
-  return n;
-}
 
-int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(user);
-  return (t->shutdown.stop_requested() || t->caller.stop_requested()) ? 1 : 0;
-}
-
-enum class Failure { kNone, kConnect, kTimeout, kTransport, kCancelled, kOther };
-
-Failure Classify(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OK:
-      return Failure::kNone;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_SSL_CONNECT_ERROR:
-      return Failure::kConnect;  // nothing reached the server
-    case CURLE_OPERATION_TIMEDOUT:
-      return Failure::kTimeout;
-    case CURLE_GOT_NOTHING:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE:
-      return Failure::kTransport;  // the request may or may not have been applied
-    case CURLE_ABORTED_BY_CALLBACK:
-      return Failure::kCancelled;
-    default:
-      return Failure::kOther;
+  bool OnData(const char* data, size_t n) {
+    if (!KeepGoing()) return false;
+    if (on_line && status == 200) {
+      pending.append(data, n);
+      size_t start = 0;
+      while (true) {
+        size_t nl = pending.find('\n', start);
+        if (nl == std::string::npos) break;
+        std::string_view line(pending.data() + start, nl - start);
+        start = nl + 1;
+        if (base::StripWhitespace(line).empty()) continue;
+        if (!on_line(line)) {
+          ended_by_handler = true;
+          return false;
+        }
+      }
+      pending.erase(0, start);
+      if (pending.size() > max_bytes) {
+        overflow = true;
+        return false;
+      }
+      return true;
+    }
+    if (body.size() + n > max_bytes) {
+      overflow = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
   }
-}
+};
 
-std::string Escape(CURL* handle, std::string_view s) {
-  char* e = curl_easy_escape(handle, s.data(), static_cast<int>(s.size()));
-  std::string out = e ? e : "";
-  curl_free(e);
-  return out;
-}
+enum class Failure { kNone, kConnect, kTimeout, kTransport, kCancelled, kVerify, kOther };
 
 absl::Status CheckName(std::string_view name, std::string_view what) {
   std::vector<std::string> errors = IsDns1123Subdomain(name);
@@ -235,121 +473,181 @@ absl::StatusOr<WatchEvent> DecodeWatchEvent(std::string_view line, std::string_v
 }
 
 struct RestKubeClient::Impl {
-  Impl(KubeConfig c, const base::Filesystem& fs, base::Clock& clk, base::metrics::Registry& m,
-       RestOptions o)
+  Impl(KubeConfig c, Endpoint e, std::optional<Proxy> p, const base::Filesystem& fs,
+       base::Clock& clk, base::metrics::Registry& m, RestOptions o)
       : config(std::move(c)),
+        endpoint(std::move(e)),
+        proxy(std::move(p)),
         tokens(config.bearer_token, config.token_file, fs, clk, o.token_refresh),
         clock(clk),
         metrics(m),
         options(std::move(o)),
         rng(options.jitter_seed != 0 ? options.jitter_seed : std::random_device{}()) {}
 
-  ~Impl() {
-    for (CURL* h : free_handles) curl_easy_cleanup(h);
-    if (share != nullptr) curl_share_cleanup(share);
+  // A new connection to the API server (it connects on first use).
+  absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> NewConnection() const {
+    std::unique_ptr<httplib::ClientImpl> c;
+    if (endpoint.tls) {
+      std::unique_ptr<httplib::SSLClient> tls;
+      if (!config.client_cert_pem.empty()) {
+        ClientIdentity id;
+        RETURN_IF_ERROR(LoadIdentity(config.client_cert_pem, config.client_key_pem, id));
+        tls = std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port, id.cert, id.key);
+        if (tls->is_valid()) {
+          for (X509* extra : id.chain) {
+            // The context takes this reference on success.
+            if (SSL_CTX_add_extra_chain_cert(tls->ssl_context(), X509_dup(extra)) != 1) {
+              ERR_clear_error();
+            }
+          }
+        }
+      } else {
+        tls = std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port);
+      }
+      if (!tls->is_valid()) {
+        ERR_clear_error();
+        return absl::InvalidArgumentError("the TLS client could not be set up");
+      }
+      if (!config.ca_pem.empty()) {
+        ASSIGN_OR_RETURN(X509_STORE * store, CaStore(config.ca_pem));
+        tls->set_ca_cert_store(store);  // the context owns it
+      }
+      tls->enable_server_certificate_verification(!config.insecure_skip_tls_verify);
+      c = std::move(tls);
+    } else {
+      c = std::make_unique<httplib::ClientImpl>(endpoint.host, endpoint.port);
+    }
+    c->set_keep_alive(true);
+    c->set_url_encode(false);  // paths and queries are escaped here
+    c->set_follow_location(false);
+    c->set_tcp_nodelay(true);
+    const auto connect = options.connect_timeout;
+    c->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(connect));
+    if (proxy) {
+      c->set_proxy(proxy->host, proxy->port);
+      if (!proxy->user.empty()) c->set_proxy_basic_auth(proxy->user, proxy->password);
+    }
+    return c;
   }
 
-  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
-    static_cast<Impl*>(user)->share_locks[static_cast<size_t>(data) % kLocks].lock();
-  }
-  static void Unlock(CURL*, curl_lock_data data, void* user) {
-    static_cast<Impl*>(user)->share_locks[static_cast<size_t>(data) % kLocks].unlock();
-  }
-
-  CURL* Acquire() {
+  absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> Acquire() {
     {
-      std::lock_guard lock(handles_mu);
-      if (!free_handles.empty()) {
-        CURL* h = free_handles.back();
-        free_handles.pop_back();
-        return h;
+      std::lock_guard lock(pool_mu);
+      if (!idle.empty()) {
+        std::unique_ptr<httplib::ClientImpl> c = std::move(idle.back());
+        idle.pop_back();
+        return c;
       }
     }
-    return curl_easy_init();
+    return NewConnection();
   }
-  void Release(CURL* h) {
-    std::lock_guard lock(handles_mu);
-    free_handles.push_back(h);
+  void Release(std::unique_ptr<httplib::ClientImpl> c) {
+    std::lock_guard lock(pool_mu);
+    if (idle.size() < kMaxIdle) idle.push_back(std::move(c));
   }
 
-  std::string Url(CURL* h, const Request& req) const {
-    std::string url = StrCat(config.server, req.path);
+  std::string Target(const Request& req) const {
+    std::string target = StrCat(endpoint.prefix, req.path);
     for (size_t i = 0; i < req.query.size(); ++i) {
-      base::StrAppend(&url, i == 0 ? "?" : "&", req.query[i].first, "=",
-                      Escape(h, req.query[i].second));
+      base::StrAppend(&target, i == 0 ? "?" : "&", req.query[i].first, "=",
+                      Escape(req.query[i].second));
     }
-    return url;
+    return target;
   }
 
-  // One attempt. Fills `response`; returns the curl code.
-  CURLcode Perform(const Request& req, const std::string& token, std::chrono::milliseconds timeout,
-                   Transfer& t, Response& response) {
-    CURL* h = Acquire();
-    if (h == nullptr) return CURLE_OUT_OF_MEMORY;
-    curl_easy_reset(h);
-    t.handle = h;
+  // One exchange. Fills `response` and `t`; returns what failed, with a
+  // message for the failure in `what`.
+  Failure Perform(const Request& req, const std::string& token, std::chrono::milliseconds timeout,
+                  Transfer& t, Response& response, std::string& what) {
     t.max_bytes = options.max_response_bytes;
     t.shutdown = shutdown.get_token();
-    std::string url = Url(h, req);
-    curl_easy_setopt(h, CURLOPT_SHARE, share);
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-    curl_easy_setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &OnWrite);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-    if (!config.ca_pem.empty()) {
-      curl_blob ca{const_cast<char*>(config.ca_pem.data()), config.ca_pem.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+    t.deadline = std::chrono::steady_clock::now() + timeout;
+    absl::StatusOr<std::unique_ptr<httplib::ClientImpl>> conn = Acquire();
+    if (!conn.ok()) {
+      what = StrCat(req.operation, ": ", base::Std(conn.status().message()));
+      return Failure::kOther;
     }
-    if (!config.client_cert_pem.empty()) {
-      curl_blob cert{const_cast<char*>(config.client_cert_pem.data()),
-                     config.client_cert_pem.size(), CURL_BLOB_COPY};
-      curl_blob key{const_cast<char*>(config.client_key_pem.data()), config.client_key_pem.size(),
-                    CURL_BLOB_COPY};
-      curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-      curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-      curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-      curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    if (config.insecure_skip_tls_verify) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Accept: application/json");
-    // No "Expect: 100-continue" round trip before large bodies.
-    headers = curl_slist_append(headers, "Expect:");
-    std::string auth;
-    if (!token.empty()) {
-      auth = StrCat("Authorization: Bearer ", token);
-      headers = curl_slist_append(headers, auth.c_str());
-    }
+    httplib::ClientImpl& c = **conn;
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout);
+    c.set_read_timeout(micros);
+    c.set_write_timeout(micros);
+
+    httplib::Request r;
+    r.method = req.method;
+    r.path = Target(req);
+    r.headers = {{"Host", endpoint.authority},
+                 {"Accept", "application/json"},
+                 {"User-Agent", options.user_agent}};
+    if (!token.empty()) r.headers.emplace("Authorization", StrCat("Bearer ", token));
     if (req.method != "GET") {
-      headers = curl_slist_append(headers, "Content-Type: application/json");
-      if (req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-      if (req.method == "POST" || !req.body.empty()) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.c_str());
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
-      }
+      r.headers.emplace("Content-Type", "application/json");
+      r.body = req.body;
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.code);
+    r.response_handler = [&t](const httplib::Response& h) { return t.OnHeaders(h); };
+    r.content_receiver = [&t](const char* data, size_t n, uint64_t, uint64_t) {
+      return t.OnData(data, n);
+    };
+    r.progress = [&t](uint64_t, uint64_t) { return t.KeepGoing(); };
+
+    httplib::Response res;
+    httplib::Error error = httplib::Error::Success;
+    bool ok;
+    {
+      // Shutdown or the caller's stop closes the socket under a blocked read.
+      std::stop_callback on_shutdown(t.shutdown, [&c] { c.stop(); });
+      std::stop_callback on_caller(t.caller, [&c] { c.stop(); });
+      ok = !t.Cancelled() && c.send(r, res, error);
+    }
+    response.code = ok ? res.status : t.status;
     response.body = std::move(t.body);
-    curl_slist_free_all(headers);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-    Release(h);
-    return rc;
+    Failure failure = Failure::kNone;
+    if (!ok) failure = Classify(error, t, c, what, req.operation);
+    // A connection whose exchange failed half-way is not reused.
+    if (failure == Failure::kNone) Release(std::move(*conn));
+    return failure;
+  }
+
+  Failure Classify(httplib::Error error, const Transfer& t, const httplib::ClientImpl& c,
+                   std::string& what, std::string_view operation) const {
+    const std::string server = StrCat(endpoint.authority, proxy ? " (through the proxy)" : "");
+    if (t.Cancelled()) return Failure::kCancelled;
+    if (t.timed_out || std::chrono::steady_clock::now() >= t.deadline) {
+      what = StrCat(operation, ": no complete answer from ", server, " before the deadline");
+      return Failure::kTimeout;
+    }
+    switch (error) {
+      case httplib::Error::Connection:
+      case httplib::Error::BindIPAddress:
+        what = StrCat(operation, ": could not connect to ", server);
+        return Failure::kConnect;
+      case httplib::Error::ConnectionTimeout:
+        what = StrCat(operation, ": connecting to ", server, " timed out");
+        return Failure::kConnect;
+      case httplib::Error::SSLConnection:
+        what = StrCat(operation, ": TLS handshake with ", server,
+                      " failed (is the client certificate accepted?)");
+        return Failure::kConnect;
+      case httplib::Error::SSLServerVerification: {
+        long verify = 0;
+        if (const auto* tls = dynamic_cast<const httplib::SSLClient*>(&c)) {
+          verify = tls->get_openssl_verify_result();
+        }
+        what = StrCat(operation, ": the certificate of ", server, " is not trusted",
+                      verify != X509_V_OK ? StrCat(": ", X509_verify_cert_error_string(verify))
+                                          : std::string(" (host name mismatch)"));
+        return Failure::kVerify;
+      }
+      case httplib::Error::SSLLoadingCerts:
+        what = StrCat(operation, ": loading the trusted certificates failed");
+        return Failure::kVerify;
+      case httplib::Error::Read:
+      case httplib::Error::Write:
+        what = StrCat(operation, ": the connection to ", server, " was lost");
+        return Failure::kTransport;
+      default:
+        what = StrCat(operation, ": ", httplib::to_string(error), " talking to ", server);
+        return Failure::kOther;
+    }
   }
 
   void Record(const Request& req, const std::string& code, double seconds) {
@@ -393,10 +691,10 @@ struct RestKubeClient::Impl {
       Transfer t;
       t.caller = caller;
       Response response;
+      std::string what;
       auto start = clock.MonotonicNow();
-      CURLcode rc = Perform(req, *token, options.request_timeout, t, response);
+      Failure failure = Perform(req, *token, options.request_timeout, t, response, what);
       double seconds = std::chrono::duration<double>(clock.MonotonicNow() - start).count();
-      Failure failure = Classify(rc);
       if (t.overflow) {
         Record(req, "error", seconds);
         return absl::ResourceExhaustedError(
@@ -406,7 +704,6 @@ struct RestKubeClient::Impl {
       std::optional<std::chrono::seconds> retry_after;
       if (failure != Failure::kNone) {
         Record(req, "error", seconds);
-        std::string what = StrCat(req.operation, ": ", curl_easy_strerror(rc));
         switch (failure) {
           case Failure::kCancelled:
             return absl::CancelledError(StrCat(req.operation, ": cancelled"));
@@ -423,7 +720,7 @@ struct RestKubeClient::Impl {
                 req.idempotent ? what : StrCat(what, " (the request may have been applied)"));
             retry = req.idempotent;
             break;
-          default:
+          default:  // kVerify, kOther: asking again would not help
             last = absl::UnavailableError(what);
             break;
         }
@@ -469,16 +766,18 @@ struct RestKubeClient::Impl {
     return ParseObject(r.body, req.operation);
   }
 
-  static constexpr size_t kLocks = 8;
+  // Connections kept open between requests: the publishers' watches and
+  // writes, and the claim reads of concurrent prepares.
+  static constexpr size_t kMaxIdle = 8;
   KubeConfig config;
+  const Endpoint endpoint;
+  const std::optional<Proxy> proxy;
   TokenSource tokens;
   base::Clock& clock;
   base::metrics::Registry& metrics;
   const RestOptions options;
-  CURLSH* share = nullptr;
-  std::array<std::mutex, kLocks> share_locks;
-  std::mutex handles_mu;
-  std::vector<CURL*> free_handles;
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle;
   std::stop_source shutdown;
   std::mutex rng_mu;
   std::mt19937_64 rng;
@@ -491,30 +790,16 @@ RestKubeClient::~RestKubeClient() { Shutdown(); }
 absl::StatusOr<std::unique_ptr<RestKubeClient>> RestKubeClient::Create(
     KubeConfig config, const base::Filesystem& fs, base::Clock& clock,
     base::metrics::Registry& metrics, RestOptions options) {
-  static std::once_flag init;
-  static CURLcode init_rc = CURLE_OK;
-  std::call_once(init, [] { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init_rc != CURLE_OK) {
-    return absl::InternalError(
-        StrCat("create api client: curl_global_init: ", curl_easy_strerror(init_rc)));
-  }
-  if (!config.server.starts_with("https://") && !config.server.starts_with("http://")) {
-    return absl::InvalidArgumentError(StrCat("create api client: server ",
-                                             base::Quote(config.server),
-                                             " is not an http:// or https:// URL"));
-  }
-  while (config.server.size() > 8 && config.server.back() == '/') config.server.pop_back();
+  ASSIGN_OR_RETURN(Endpoint endpoint,
+                   base::Annotate(ParseServer(config.server), "create api client"));
+  ASSIGN_OR_RETURN(std::optional<Proxy> proxy,
+                   base::Annotate(ProxyFor(endpoint), "create api client"));
   if (options.max_attempts < 1) options.max_attempts = 1;
-  auto impl = std::make_unique<Impl>(std::move(config), fs, clock, metrics, std::move(options));
-  impl->share = curl_share_init();
-  if (impl->share == nullptr)
-    return absl::InternalError("create api client: curl_share_init failed");
-  curl_share_setopt(impl->share, CURLSHOPT_LOCKFUNC, &Impl::Lock);
-  curl_share_setopt(impl->share, CURLSHOPT_UNLOCKFUNC, &Impl::Unlock);
-  curl_share_setopt(impl->share, CURLSHOPT_USERDATA, impl.get());
-  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(impl->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  auto impl = std::make_unique<Impl>(std::move(config), std::move(endpoint), std::move(proxy), fs,
+                                     clock, metrics, std::move(options));
+  // Bad certificates or keys are the kubeconfig's fault: say so now, not at
+  // the first request.
+  RETURN_IF_ERROR(base::Annotate(impl->NewConnection().status(), "create api client"));
   return std::unique_ptr<RestKubeClient>(new RestKubeClient(std::move(impl)));
 }
 
@@ -563,24 +848,24 @@ absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
     return true;
   };
   Response response;
+  std::string what;
   auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout +
                                                                        impl.options.watch_grace);
   auto start = impl.clock.MonotonicNow();
-  CURLcode rc = impl.Perform(req, *token, timeout, t, response);
+  Failure failure = impl.Perform(req, *token, timeout, t, response, what);
   double seconds = std::chrono::duration<double>(impl.clock.MonotonicNow() - start).count();
-  impl.Record(req, rc == CURLE_OK || t.ended_by_handler ? std::to_string(response.code) : "error",
+  impl.Record(req,
+              failure == Failure::kNone || t.ended_by_handler ? std::to_string(response.code)
+                                                               : "error",
               seconds);
   if (t.ended_by_handler) return stream_status;
   if (t.overflow) return absl::ResourceExhaustedError("watch resourceslices: event too large");
-  if (rc == CURLE_ABORTED_BY_CALLBACK)
-    return absl::CancelledError("watch resourceslices: cancelled");
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
+  if (failure == Failure::kCancelled) return absl::CancelledError("watch resourceslices: cancelled");
+  if (failure == Failure::kTimeout) {
     // Our deadline is beyond the server's timeoutSeconds: just watch again.
     return absl::OkStatus();
   }
-  if (rc != CURLE_OK) {
-    return absl::UnavailableError(StrCat("watch resourceslices: ", curl_easy_strerror(rc)));
-  }
+  if (failure != Failure::kNone) return absl::UnavailableError(what);
   if (response.code == 401) impl.tokens.Invalidate();
   return StatusFromResponse(static_cast<int>(response.code), response.body, req.operation);
 }

@@ -1,11 +1,19 @@
-// RestKubeClient: KubeClient over the API server's REST API, on libcurl
-// (curl.h is included only in rest_kube_client.cc).
+// RestKubeClient: KubeClient over the API server's REST API, on cpp-httplib
+// and OpenSSL (both included only in rest_kube_client.cc).
 //
-// Transport: HTTP/1.1 with keep-alive; one connection pool shared by every
-// request (a curl share handle), so concurrent callers reuse connections.
-// Every request has a deadline (request_timeout; a watch gets its
-// timeoutSeconds plus a grace period). TLS with the config's CA bundle or
-// the system's, optional client certificate, or insecure-skip-tls-verify.
+// Transport: HTTP/1.1 with keep-alive; a pool of idle connections shared by
+// every request, so concurrent callers reuse connections. Every request has
+// a deadline (request_timeout; a watch gets its timeoutSeconds plus a grace
+// period). TLS with the config's CA bundle or the system's, optional client
+// certificate (with its chain), or insecure-skip-tls-verify. The server URL
+// may carry a path prefix (an authenticating proxy's). HTTPS_PROXY /
+// HTTP_PROXY / NO_PROXY are honoured as client-go does (http:// proxies only).
+// Shutdown and a watch's stop token close the socket under a blocked read,
+// so they take effect at once.
+//
+// Why not libcurl: Debian's libcurl4 loads 25 libraries for protocols the
+// agent never speaks (GnuTLS, Kerberos, LDAP, RTMP, SSH...), 3.5 MiB of the
+// agent's resident memory (BENCHMARKS.md, footprint).
 //
 // Retries, with jittered exponential backoff slept on base::Clock:
 //   - connection failures (nothing was sent): every verb;
@@ -28,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -66,6 +75,28 @@ absl::StatusOr<ObjectList> DecodeSliceList(std::string_view body, std::string_vi
 // e.g. OutOfRange for 410 Expired; Unknown if it claims a 2xx code); a
 // malformed line or an unknown type is InvalidArgument "<operation>: ...".
 absl::StatusOr<WatchEvent> DecodeWatchEvent(std::string_view line, std::string_view operation);
+
+namespace internal {  // exposed for tests
+
+// The API server's address, split from the kubeconfig's server URL.
+struct Endpoint {
+  bool tls = false;
+  std::string host;       // for connect() and certificate checks: no brackets
+  std::string authority;  // for the Host header: as written in the URL
+  int port = 0;
+  std::string prefix;  // path prefix (a proxy's), without a trailing '/'
+};
+// http(s)://host[:port][/prefix], host a name, an IPv4 address or [IPv6].
+// InvalidArgument naming the server and what is wrong.
+absl::StatusOr<Endpoint> ParseServer(std::string_view server);
+
+// Whether NO_PROXY exempts `host`, with Go's rules (golang.org/x/net
+// httpproxy): "*" matches everything; a name matches itself and its
+// subdomains, ".name" its subdomains only; an IP address matches itself and
+// a CIDR block the addresses inside it; a ":port" suffix is ignored.
+bool NoProxyMatches(std::string_view no_proxy, std::string_view host);
+
+}  // namespace internal
 
 class RestKubeClient final : public KubeClient {
  public:

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "httplib.h"
 #include "gtest/gtest.h"
 
 #include "base/filesystem.h"
@@ -219,7 +220,22 @@ TEST_F(RestKubeClientTest, WatchStopsOnTheStopToken) {
       {}, {"", std::chrono::seconds(60)}, [](const WatchEvent&) {}, stop.get_token());
   stopper.join();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kCancelled));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The socket is closed under the blocked read: no polling tick to wait for.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(600));
+}
+
+TEST_F(RestKubeClientTest, ShutdownEndsAWatchAtOnce) {
+  auto client = Client();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    client->Shutdown();
+  });
+  auto start = std::chrono::steady_clock::now();
+  absl::Status s =
+      client->WatchResourceSlices({}, {"", std::chrono::seconds(60)}, [](const WatchEvent&) {}, {});
+  stopper.join();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(600));
 }
 
 TEST_F(RestKubeClientTest, RetriesServerErrorsWithExponentialBackoff) {
@@ -349,6 +365,106 @@ TEST(RestKubeClientCreateTest, RejectsAServerThatIsNotAUrl) {
   base::metrics::Registry metrics;
   EXPECT_THAT(RestKubeClient::Create({.server = "10.0.0.1:443"}, fs, clock, metrics),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(RestKubeClientCreateTest, BadCertificatesAreNamedAtCreation) {
+  base::RealFilesystem fs;
+  base::SystemClock clock;
+  base::metrics::Registry metrics;
+  EXPECT_THAT(RestKubeClient::Create({.server = "https://127.0.0.1:6443", .ca_pem = "junk"}, fs,
+                                     clock, metrics),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("certificate-authority-data: no PEM certificate")));
+  EXPECT_THAT(RestKubeClient::Create({.server = "https://127.0.0.1:6443",
+                                      .client_cert_pem = "junk",
+                                      .client_key_pem = "junk"},
+                                     fs, clock, metrics),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("client-certificate-data: no PEM certificate")));
+}
+
+TEST(ParseServerTest, SplitsTheUrl) {
+  absl::StatusOr<internal::Endpoint> e = internal::ParseServer("https://10.96.0.1:6443");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_TRUE(e->tls);
+  EXPECT_EQ(e->host, "10.96.0.1");
+  EXPECT_EQ(e->port, 6443);
+  EXPECT_EQ(e->prefix, "");
+
+  e = internal::ParseServer("https://[fd00::1]:8443/k8s/clusters/c-1/");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->host, "fd00::1");
+  EXPECT_EQ(e->authority, "[fd00::1]:8443");
+  EXPECT_EQ(e->port, 8443);
+  EXPECT_EQ(e->prefix, "/k8s/clusters/c-1");
+
+  e = internal::ParseServer("http://api.example");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_FALSE(e->tls);
+  EXPECT_EQ(e->port, 80);
+  EXPECT_EQ(internal::ParseServer("https://api.example")->port, 443);
+}
+
+TEST(ParseServerTest, RejectsWhatIsNotAServerUrl) {
+  for (const char* bad : {"ftp://h", "https://", "https://:6443", "https://h:0", "https://h:x",
+                          "https://h:70000", "https://user@h", "https://[::1", "https://[::1]x",
+                          "https://h/p?q=1"}) {
+    EXPECT_THAT(internal::ParseServer(bad), StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
+}
+
+TEST(NoProxyTest, FollowsGosRules) {
+  using internal::NoProxyMatches;
+  EXPECT_TRUE(NoProxyMatches("*", "anything"));
+  EXPECT_TRUE(NoProxyMatches("example.com", "example.com"));
+  EXPECT_TRUE(NoProxyMatches("example.com", "api.example.com"));
+  EXPECT_FALSE(NoProxyMatches("example.com", "badexample.com"));
+  EXPECT_TRUE(NoProxyMatches(".example.com", "api.example.com"));
+  EXPECT_FALSE(NoProxyMatches(".example.com", "example.com"));
+  EXPECT_TRUE(NoProxyMatches("Example.COM:443", "api.example.com"));
+  EXPECT_TRUE(NoProxyMatches("localhost, 10.96.0.0/12", "10.96.0.1"));
+  EXPECT_TRUE(NoProxyMatches("10.96.0.0/12", "10.111.255.255"));
+  EXPECT_FALSE(NoProxyMatches("10.96.0.0/12", "10.112.0.1"));
+  EXPECT_TRUE(NoProxyMatches("10.96.0.1", "10.96.0.1"));
+  EXPECT_FALSE(NoProxyMatches("10.96.0.1", "10.96.0.2"));
+  EXPECT_TRUE(NoProxyMatches("fd00::/8", "fd00::1"));
+  EXPECT_TRUE(NoProxyMatches("[fd00::1]:6443", "fd00::1"));
+  EXPECT_FALSE(NoProxyMatches("fd00::/8", "10.0.0.1"));
+  EXPECT_FALSE(NoProxyMatches("", "api.example.com"));
+}
+
+// A server behind a path prefix (an authenticating proxy's, e.g. Rancher's
+// /k8s/clusters/<id>): every request keeps the prefix, and the Host header
+// names the server as the URL does.
+TEST(RestKubeClientPrefixTest, KeepsThePathPrefix) {
+  httplib::Server server;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  server.Get(R"(/.*)", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    seen.push_back(base::StrCat(req.path, " host=", req.get_header_value("Host"),
+                                " agent=", req.get_header_value("User-Agent")));
+    res.set_content(R"({"kind":"Node","metadata":{"name":"node-a"}})", "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { server.listen_after_bind(); });
+  base::RealFilesystem fs;
+  base::SystemClock clock;
+  base::metrics::Registry metrics;
+  const std::string authority = base::StrCat("127.0.0.1:", port);
+  auto client = RestKubeClient::Create(
+      {.server = base::StrCat("http://", authority, "/k8s/clusters/c-1/")}, fs, clock, metrics);
+  ASSERT_TRUE(client.ok()) << client.status();
+  absl::StatusOr<Json> node = (*client)->GetNode("node-a");
+  server.stop();
+  serving.join();
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ((*node)["metadata"]["name"], "node-a");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], base::StrCat("/k8s/clusters/c-1/api/v1/nodes/node-a host=", authority,
+                                  " agent=tessera-agent/0.1"));
 }
 
 // --- TLS: a CA, a server certificate for 127.0.0.1 and a client certificate,
