@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   # libraries (the runtime ones come along as dependencies)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libspdlog-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libabsl-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
   libyaml-cpp-dev libcli11-dev libhwloc-dev libnl-3-dev libnl-route-3-dev libibverbs-dev
 )
 TEST_PACKAGES=(
