@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   if (absl::Status s = tessera::base::log::Init((*config)->log); !s.ok()) return 2;
   absl::Status status = tessera::agent::RunAgent(**config, signals.token());
   if (!status.ok()) {
-    tessera::base::log::Get("agent")->critical("exiting error={}", tessera::base::Std(status.message()));
+    tessera::base::log::Get("agent")->critical("exiting error={}",
+                                               tessera::base::Std(status.message()));
     return 1;
   }
   return 0;

@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 
 #include "base/filesystem.h"
+#include "base/strings.h"
 #include "test/fakes/base/fake_clock.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -11,6 +12,7 @@
 namespace tessera::agent::kube {
 namespace {
 
+using base::StrCat;
 using tessera::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -69,13 +71,28 @@ contexts: [{name: c, context: {cluster: k}}]
   o.env = {"10.96.0.1", "443"};
   ASSERT_OK(fs_.CreateDirectories(dir_.Sub("sa"), 0755));
   ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("sa/token"), "t", {.durable = false}));
-  ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("sa/ca.crt"), "ca", {.durable = false}));
+  ASSERT_OK_AND_ASSIGN(std::string ca,
+                       fs_.ReadFile(StrCat(TESSERA_SOURCE_DIR, "/test/testdata/tls/test-ca.crt")));
+  ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("sa/ca.crt"), ca, {.durable = false}));
   ASSERT_OK_AND_ASSIGN(Cluster in, ConnectCluster(fs_, clock_, metrics_, o));
   EXPECT_EQ(in.mode, ClusterMode::kInCluster);
   EXPECT_THAT(in.description, HasSubstr("in-cluster server https://10.96.0.1:443"));
 
   o.kubeconfig = dir_.Sub("missing");
   EXPECT_THAT(ConnectCluster(fs_, clock_, metrics_, o), StatusIs(absl::StatusCode::kNotFound));
+}
+
+// A mounted CA bundle that is not PEM can never work: the agent says so at
+// start instead of failing every request.
+TEST_F(ClusterTest, InClusterCaThatIsNotPemFailsAtStart) {
+  ClusterOptions o = Options();
+  o.env = {"10.96.0.1", "443"};
+  ASSERT_OK(fs_.CreateDirectories(dir_.Sub("sa"), 0755));
+  ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("sa/token"), "t", {.durable = false}));
+  ASSERT_OK(fs_.WriteFileAtomic(dir_.Sub("sa/ca.crt"), "not a certificate", {.durable = false}));
+  EXPECT_THAT(ConnectCluster(fs_, clock_, metrics_, o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("certificate authority: no PEM certificate")));
 }
 
 }  // namespace

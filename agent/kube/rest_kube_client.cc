@@ -4,21 +4,20 @@
 
 #include <array>
 #include <cctype>
-#include <cstring>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <vector>
 
+#include "httplib.h"
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-
-#include "httplib.h"
 
 #include "agent/kube/api_status.h"
 #include "agent/kube/slice_validation.h"
@@ -185,8 +184,8 @@ bool NoProxyMatches(std::string_view no_proxy, std::string_view host) {
     const std::string n = base::ToLower(entry);
     if (n.starts_with('.')) {  // subdomains only
       if (h.ends_with(n)) return true;
-    } else if (h == n || (h.size() > n.size() && h.ends_with(n) &&
-                          h[h.size() - n.size() - 1] == '.')) {
+    } else if (h == n ||
+               (h.size() > n.size() && h.ends_with(n) && h[h.size() - n.size() - 1] == '.')) {
       return true;  // the name and its subdomains
     }
   }
@@ -271,7 +270,9 @@ absl::StatusOr<X509_STORE*> CaStore(std::string_view pem) {
   ERR_clear_error();  // the end of the PEM text reads as an error
   if (added == 0) {
     X509_STORE_free(store);
-    return absl::InvalidArgumentError("certificate-authority-data: no PEM certificate");
+    return absl::InvalidArgumentError(
+        "certificate authority: no PEM certificate (kubeconfig certificate-authority[-data], "
+        "or the service account's ca.crt)");
   }
   return store;
 }
@@ -287,8 +288,7 @@ struct ClientIdentity {
   }
 };
 
-absl::Status LoadIdentity(std::string_view cert_pem, std::string_view key_pem,
-                          ClientIdentity& id) {
+absl::Status LoadIdentity(std::string_view cert_pem, std::string_view key_pem, ClientIdentity& id) {
   std::unique_ptr<BIO, decltype(&BIO_free)> certs(
       BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), &BIO_free);
   id.cert = PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr);
@@ -854,13 +854,14 @@ absl::Status RestKubeClient::WatchResourceSlices(const SliceSelector& selector,
   auto start = impl.clock.MonotonicNow();
   Failure failure = impl.Perform(req, *token, timeout, t, response, what);
   double seconds = std::chrono::duration<double>(impl.clock.MonotonicNow() - start).count();
-  impl.Record(req,
-              failure == Failure::kNone || t.ended_by_handler ? std::to_string(response.code)
-                                                               : "error",
-              seconds);
+  impl.Record(
+      req,
+      failure == Failure::kNone || t.ended_by_handler ? std::to_string(response.code) : "error",
+      seconds);
   if (t.ended_by_handler) return stream_status;
   if (t.overflow) return absl::ResourceExhaustedError("watch resourceslices: event too large");
-  if (failure == Failure::kCancelled) return absl::CancelledError("watch resourceslices: cancelled");
+  if (failure == Failure::kCancelled)
+    return absl::CancelledError("watch resourceslices: cancelled");
   if (failure == Failure::kTimeout) {
     // Our deadline is beyond the server's timeoutSeconds: just watch again.
     return absl::OkStatus();

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "gmock/gmock.h"
-#include "httplib.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 
 #include "base/filesystem.h"
 #include "base/strings.h"
@@ -374,13 +374,13 @@ TEST(RestKubeClientCreateTest, BadCertificatesAreNamedAtCreation) {
   EXPECT_THAT(RestKubeClient::Create({.server = "https://127.0.0.1:6443", .ca_pem = "junk"}, fs,
                                      clock, metrics),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("certificate-authority-data: no PEM certificate")));
-  EXPECT_THAT(RestKubeClient::Create({.server = "https://127.0.0.1:6443",
-                                      .client_cert_pem = "junk",
-                                      .client_key_pem = "junk"},
-                                     fs, clock, metrics),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("client-certificate-data: no PEM certificate")));
+                       HasSubstr("certificate authority: no PEM certificate")));
+  EXPECT_THAT(
+      RestKubeClient::Create(
+          {.server = "https://127.0.0.1:6443", .client_cert_pem = "junk", .client_key_pem = "junk"},
+          fs, clock, metrics),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("client-certificate-data: no PEM certificate")));
 }
 
 TEST(ParseServerTest, SplitsTheUrl) {
@@ -406,11 +406,10 @@ TEST(ParseServerTest, SplitsTheUrl) {
 }
 
 TEST(ParseServerTest, RejectsWhatIsNotAServerUrl) {
-  for (const char* bad : {"ftp://h", "https://", "https://:6443", "https://h:0", "https://h:x",
-                          "https://h:70000", "https://user@h", "https://[::1", "https://[::1]x",
-                          "https://h/p?q=1"}) {
-    EXPECT_THAT(internal::ParseServer(bad), StatusIs(absl::StatusCode::kInvalidArgument))
-        << bad;
+  for (const char* bad :
+       {"ftp://h", "https://", "https://:6443", "https://h:0", "https://h:x", "https://h:70000",
+        "https://user@h", "https://[::1", "https://[::1]x", "https://h/p?q=1"}) {
+    EXPECT_THAT(internal::ParseServer(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
 }
 

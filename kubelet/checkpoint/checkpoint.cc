@@ -46,13 +46,27 @@ void AppendJsonString(std::string_view text, std::string& out) {
   out += '"';
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
@@ -404,8 +418,7 @@ absl::Status Checkpoint::Compact() {
   const base::WriteOptions durable{.mode = 0600, .durable = true};
   // 1. The snapshot. A crash after this replays the old journal, whose
   //    records all have seq <= the snapshot's and are skipped.
-  RETURN_IF_ERROR(
-      base::Annotate(fs_.WriteFileAtomic(SnapshotPath(), doc, durable), what));
+  RETURN_IF_ERROR(base::Annotate(fs_.WriteFileAtomic(SnapshotPath(), doc, durable), what));
   // 2. An empty journal. Until it is reopened, appends would go to the old,
   //    unlinked file: drop the handle first.
   RETURN_IF_ERROR(base::Annotate(

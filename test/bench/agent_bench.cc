@@ -30,12 +30,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,8 +84,8 @@ std::vector<Figure> figures;
 
 void Report(std::string name, double value, double budget, std::string unit) {
   Figure f{std::move(name), value, budget, std::move(unit)};
-  fmt::print("figure: {} {:.3f}{} budget={}{} ratio={:.2f} {}\n", f.name, f.value, f.unit,
-             f.budget, f.unit, f.value / f.budget, f.pass() ? "PASS" : "FAIL");
+  fmt::print("figure: {} {:.3f}{} budget={}{} ratio={:.2f} {}\n", f.name, f.value, f.unit, f.budget,
+             f.unit, f.value / f.budget, f.pass() ? "PASS" : "FAIL");
   std::fflush(stdout);
   figures.push_back(std::move(f));
 }
@@ -96,9 +96,7 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-double Ms(SteadyClock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
-}
+double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 class WorkDir {
  public:
@@ -127,9 +125,10 @@ void WriteClaims(const WorkDir& dir, int n) {
   const std::string claims = dir.Sub("state/cluster/resourceclaims/default");
   fs::create_directories(claims);
   for (int i = 0; i < n; ++i) {
-    Json c = {{"apiVersion", "resource.k8s.io/v1"},
-              {"kind", "ResourceClaim"},
-              {"metadata", {{"namespace", "default"}, {"name", StrCat("c", i)}, {"uid", ClaimUid(i)}}}};
+    Json c = {
+        {"apiVersion", "resource.k8s.io/v1"},
+        {"kind", "ResourceClaim"},
+        {"metadata", {{"namespace", "default"}, {"name", StrCat("c", i)}, {"uid", ClaimUid(i)}}}};
     c["status"]["allocation"]["devices"]["results"] =
         Json::array({{{"request", "gpu"},
                       {"driver", "gpu.tessera.dev"},
@@ -140,14 +139,14 @@ void WriteClaims(const WorkDir& dir, int n) {
 }
 
 std::vector<std::string> CommonFlags(const WorkDir& dir) {
-  return {"--node-name",   kNode,
-          "--sysfs-root",  BundledNode(),
-          "--nvml-lib",    TESSERA_FAKE_NVML_LIB,
-          "--plugin-dir",  dir.Sub("plugins"),
+  return {"--node-name",    kNode,
+          "--sysfs-root",   BundledNode(),
+          "--nvml-lib",     TESSERA_FAKE_NVML_LIB,
+          "--plugin-dir",   dir.Sub("plugins"),
           "--registry-dir", dir.Sub("registry"),
-          "--cdi-dir",     dir.Sub("cdi"),
-          "--state-dir",   dir.Sub("state"),
-          "--log-level",   "error"};
+          "--cdi-dir",      dir.Sub("cdi"),
+          "--state-dir",    dir.Sub("state"),
+          "--log-level",    "error"};
 }
 
 // TESSERA_BENCH_AGENT replaces the agent binary, e.g. with a script that
@@ -276,9 +275,8 @@ absl::Status Startup(int runs) {
     const double t = Ms(SteadyClock::now() - t0);
     StopAgent(pid);
     if (!published || registered != want) {
-      return absl::DeadlineExceededError(
-          fmt::format("startup: run {}: registered {} of 3, published {}", run, registered.size(),
-                      published));
+      return absl::DeadlineExceededError(fmt::format(
+          "startup: run {}: registered {} of 3, published {}", run, registered.size(), published));
     }
     ms.push_back(t);
     fmt::print("startup run {}: {:.1f} ms\n", run, t);
@@ -327,9 +325,10 @@ absl::Status Footprint(int claims) {
   // RSS counts every shared-library page the process touched (libgrpc,
   // libcrypto, libstdc++...), shared with other processes; PSS splits them,
   // anon is the agent's own heap and stacks.
-  fmt::print("footprint: after start rss {:.1f} MiB pss {:.1f} MiB anon {:.1f} MiB; after {} "
-             "prepared claims rss {:.1f} MiB pss {:.1f} MiB anon {:.1f} MiB\n",
-             at_start, pss_start, anon_start, claims, after, pss_after, anon_after);
+  fmt::print(
+      "footprint: after start rss {:.1f} MiB pss {:.1f} MiB anon {:.1f} MiB; after {} "
+      "prepared claims rss {:.1f} MiB pss {:.1f} MiB anon {:.1f} MiB\n",
+      at_start, pss_start, anon_start, claims, after, pss_after, anon_after);
   Report("rss_after_start_mib", at_start, 24, "MiB");
   Report(fmt::format("rss_after_{}_claims_mib", claims), after, 24, "MiB");
   return absl::OkStatus();
@@ -363,14 +362,14 @@ struct InProcess {
     c.state_dir = dir.Sub("state");
     c.dev_root = dir.Sub("dev");
     c.rescan_interval = std::chrono::seconds(3600);
-    ASSIGN_OR_RETURN(agent, agent::Agent::Create(c, agent::Host{.clock = clock,
-                                                                .fs = fs,
-                                                                .commands = commands,
-                                                                .metrics = metrics}));
+    ASSIGN_OR_RETURN(
+        agent,
+        agent::Agent::Create(
+            c, agent::Host{.clock = clock, .fs = fs, .commands = commands, .metrics = metrics}));
     RETURN_IF_ERROR(agent->Start());
-    ASSIGN_OR_RETURN(client, kubelet::DraPluginClient::Connect(
-                                 dir.Sub("plugins/gpu.tessera.dev/dra.sock"),
-                                 kubelet::DraApiVersion::kV1));
+    ASSIGN_OR_RETURN(client,
+                     kubelet::DraPluginClient::Connect(dir.Sub("plugins/gpu.tessera.dev/dra.sock"),
+                                                       kubelet::DraApiVersion::kV1));
     return absl::OkStatus();
   }
 };
@@ -393,9 +392,9 @@ absl::Status TwoSyncedWrites(const std::string& dir) {
   for (const char* name : {"floor-a", "floor-b"}) {
     const int fd = ::open(StrCat(dir, "/", name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) return absl::InternalError("floor: open failed");
-    const bool ok = ::write(fd, payload.data(), payload.size()) ==
-                        static_cast<ssize_t>(payload.size()) &&
-                    ::fdatasync(fd) == 0;
+    const bool ok =
+        ::write(fd, payload.data(), payload.size()) == static_cast<ssize_t>(payload.size()) &&
+        ::fdatasync(fd) == 0;
     ::close(fd);
     if (!ok) return absl::InternalError("floor: write or fdatasync failed");
   }
@@ -419,9 +418,10 @@ absl::Status Prepare(int iterations) {
   }
   const double f50 = Percentile(floor, 0.5), f99 = Percentile(floor, 0.99);
   const double p50 = Percentile(prepare, 0.5), p99 = Percentile(prepare, 0.99);
-  fmt::print("prepare: floor p50 {:.3f} ms p99 {:.3f} ms; prepare p50 {:.3f} ms p99 {:.3f} ms "
-             "({} iterations)\n",
-             f50, f99, p50, p99, iterations);
+  fmt::print(
+      "prepare: floor p50 {:.3f} ms p99 {:.3f} ms; prepare p50 {:.3f} ms p99 {:.3f} ms "
+      "({} iterations)\n",
+      f50, f99, p50, p99, iterations);
   Report("prepare_p50_over_floor", p50 / f50, 1.5, "x");
   Report("prepare_p99_over_floor", p99 / f99, 3.0, "x");
   return absl::OkStatus();
@@ -447,12 +447,13 @@ absl::Status Throughput(int iterations) {
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   const double per_cycle =
       static_cast<double>(p.fs.fsync_count() - start_syncs) / static_cast<double>(iterations);
-  fmt::print("throughput: {:.0f} prepare+unprepare cycles/s ({} cycles in {:.2f} s); fsync calls "
-             "per prepare p50 {:.0f} max {:.0f}, per unprepare p50 {:.0f} max {:.0f}, per cycle "
-             "amortized {:.3f} (compaction included)\n",
-             iterations / seconds, iterations, seconds, Percentile(prepare_syncs, 0.5),
-             Percentile(prepare_syncs, 1.0), Percentile(unprepare_syncs, 0.5),
-             Percentile(unprepare_syncs, 1.0), per_cycle);
+  fmt::print(
+      "throughput: {:.0f} prepare+unprepare cycles/s ({} cycles in {:.2f} s); fsync calls "
+      "per prepare p50 {:.0f} max {:.0f}, per unprepare p50 {:.0f} max {:.0f}, per cycle "
+      "amortized {:.3f} (compaction included)\n",
+      iterations / seconds, iterations, seconds, Percentile(prepare_syncs, 0.5),
+      Percentile(prepare_syncs, 1.0), Percentile(unprepare_syncs, 0.5),
+      Percentile(unprepare_syncs, 1.0), per_cycle);
   Report("fsyncs_per_prepare_p50", Percentile(prepare_syncs, 0.5), 2, "");
   Report("fsyncs_per_unprepare_p50", Percentile(unprepare_syncs, 0.5), 1, "");
   Report("fsyncs_per_cycle_amortized", per_cycle, 3, "");
