@@ -364,7 +364,7 @@ void DeviceState::Reconcile() {
         continue;
       }
       std::optional<std::string> uid = cdi::ClaimUidFromSpecFileName(options_.driver_name, name);
-      if (!uid.has_value() || checkpoint_->Find(*uid) != nullptr) continue;
+      if (!uid.has_value() || checkpoint_->Contains(*uid)) continue;
       if (absl::Status s = specs_.Remove(name); !s.ok()) {
         ReconcileError("remove orphan cdi spec", *uid, s);
         continue;
@@ -474,8 +474,8 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
         StrCat("prepare claim uid ", ref.uid, ": namespace and name are required"));
   }
 
-  const ClaimRecord* existing = checkpoint_->Find(ref.uid);
-  if (existing != nullptr && existing->phase == Phase::kPrepared && !existing->recovered) {
+  const std::optional<ClaimRecord> existing = checkpoint_->Find(ref.uid);
+  if (existing.has_value() && existing->phase == Phase::kPrepared && !existing->recovered) {
     // Idempotent: the kubelet asks again after its own restart, or because
     // our answer was lost. The spec may have been lost with a tmpfs.
     if (!fs_.Exists(specs_.PathOf(SpecFileName(ref.uid)))) {
@@ -484,7 +484,7 @@ absl::StatusOr<std::vector<kubelet::PreparedDeviceResult>> DeviceState::PrepareO
     }
     return Results(*existing);
   }
-  const bool had_record = existing != nullptr;
+  const bool had_record = existing.has_value();
 
   ASSIGN_OR_RETURN(ResourceClaim claim, base::Annotate(claims_.GetClaim(ref.namespace_, ref.name),
                                                        StrCat("get claim ", claim_name)));
@@ -588,7 +588,7 @@ absl::Status DeviceState::RollBack(const drivers::ClaimPrepareRequest& request,
     return base::Annotate(s, StrCat("unprepare with ", options_.driver_name));
   }
   RETURN_IF_ERROR(base::Annotate(specs_.Remove(SpecFileName(uid)), "remove cdi spec"));
-  if (had_record || checkpoint_->Find(uid) != nullptr) {
+  if (had_record || checkpoint_->Contains(uid)) {
     const base::Clock::MonoTime start = clock_.MonotonicNow();
     RETURN_IF_ERROR(base::Annotate(TimedCheckpoint(checkpoint_->AppendUnprepared(uid), start),
                                    "record unprepared"));
@@ -626,8 +626,8 @@ absl::Status DeviceState::UnprepareOne(const kubelet::ClaimRef& ref) {
   RETURN_IF_ERROR(
       base::Annotate(cdi::ValidateClaimUid(ref.uid), StrCat("unprepare claim ", claim_name)));
   const std::string spec_file = SpecFileName(ref.uid);
-  const ClaimRecord* record = checkpoint_->Find(ref.uid);
-  if (record == nullptr) {
+  const std::optional<ClaimRecord> record = checkpoint_->Find(ref.uid);
+  if (!record.has_value()) {
     // Not prepared here (or already unprepared): success. A spec without an
     // entry can only be debris; it must not outlive the claim.
     return base::Annotate(specs_.Remove(spec_file),

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,22 @@ std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_hand
 
 absl::Status DataLoss(std::string_view where, const absl::Status& cause) {
   return absl::DataLossError(StrCat(where, ": ", base::Std(cause.message())));
+}
+
+// A claim as the compact v1 JSON the snapshot and the journal hold.
+std::string Encode(const ClaimRecord& claim) { return Dump(ClaimToJson(claim)); }
+
+// The inverse, for texts Encode made from records that decoded: failing
+// would be a bug, not bad input.
+ClaimRecord Decode(std::string_view text) {
+  absl::StatusOr<ClaimRecord> claim = ClaimFromJson(
+      Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false), "claim");
+  if (!claim.ok()) {
+    Log().critical("checkpoint: a stored claim no longer decodes: {}",
+                   base::Std(claim.status().message()));
+    std::abort();
+  }
+  return *std::move(claim);
 }
 
 // `text` as a JSON string literal, escaped as nlohmann's dump() escapes
@@ -121,9 +138,16 @@ absl::StatusOr<Json> ParseRecordLine(std::string_view line) {
 std::string Checkpoint::SnapshotPath() const { return StrCat(dir_, "/", kSnapshotFile); }
 std::string Checkpoint::JournalPath() const { return StrCat(dir_, "/", kJournalFile); }
 
-const ClaimRecord* Checkpoint::Find(std::string_view uid) const {
-  auto it = claims_.find(uid);
-  return it == claims_.end() ? nullptr : &it->second;
+std::optional<ClaimRecord> Checkpoint::Find(std::string_view uid) const {
+  auto it = encoded_.find(uid);
+  if (it == encoded_.end()) return std::nullopt;
+  return Decode(it->second);
+}
+
+Checkpoint::ClaimMap Checkpoint::claims() const {
+  ClaimMap out;
+  for (const auto& [uid, text] : encoded_) out.emplace_hint(out.end(), uid, Decode(text));
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(base::Filesystem& fs, std::string dir,
@@ -198,14 +222,14 @@ absl::Status Checkpoint::LoadSnapshot() {
       if (!(*claims)[i].is_object()) return json::TypeError(cpath, "object", (*claims)[i]);
       ASSIGN_OR_RETURN(ClaimRecord claim, ClaimFromJson((*claims)[i], cpath));
       std::string uid = claim.uid;
-      if (!claims_.emplace(std::move(uid), std::move(claim)).second) {
+      if (!encoded_.emplace(std::move(uid), Encode(claim)).second) {
         return absl::InvalidArgumentError(StrCat(cpath, ": duplicate claim uid"));
       }
     }
     return absl::OkStatus();
   };
   if (absl::Status s = decode_v1(); !s.ok()) {
-    claims_.clear();
+    encoded_.clear();
     return DataLoss(where, s);
   }
   return absl::OkStatus();
@@ -288,7 +312,7 @@ absl::Status Checkpoint::ApplyRecord(const Json& record, std::string_view where)
   if (op == kOpUnprepared) {
     RETURN_IF_ERROR(json::RejectUnknownFields(record, where, {"seq", "op", "uid"}));
     ASSIGN_OR_RETURN(std::string uid, json::GetString(record, where, "uid"));
-    claims_.erase(uid);
+    encoded_.erase(uid);
     return absl::OkStatus();
   }
   if (op != kOpPrepareStarted && op != kOpPrepared) {
@@ -304,7 +328,7 @@ absl::Status Checkpoint::ApplyRecord(const Json& record, std::string_view where)
         StrCat(json::Field(where, "claim.phase"), ": does not match operation ", op));
   }
   std::string uid = claim.uid;
-  claims_.insert_or_assign(std::move(uid), std::move(claim));
+  encoded_.insert_or_assign(std::move(uid), Encode(claim));
   return absl::OkStatus();
 }
 
@@ -362,11 +386,11 @@ absl::Status Checkpoint::AppendClaim(std::string_view op, ClaimRecord claim) {
     return base::Annotate(back.status(),
                           StrCat("append ", op, " for claim ", claim.uid, " to checkpoint"));
   }
+  std::string text = Dump(encoded);
   Json body = Json::object();
   body["claim"] = std::move(encoded);
   RETURN_IF_ERROR(WriteRecord(op, std::move(body), /*sync=*/op == kOpPrepared));
-  std::string uid = claim.uid;
-  claims_.insert_or_assign(std::move(uid), std::move(claim));
+  encoded_.insert_or_assign(std::move(claim.uid), std::move(text));
   MaybeCompact();
   return absl::OkStatus();
 }
@@ -382,12 +406,12 @@ absl::Status Checkpoint::AppendPrepared(ClaimRecord claim) {
 }
 
 absl::Status Checkpoint::AppendUnprepared(std::string_view uid) {
-  auto it = claims_.find(uid);
-  if (it == claims_.end()) return absl::OkStatus();
+  auto it = encoded_.find(uid);
+  if (it == encoded_.end()) return absl::OkStatus();
   Json body = Json::object();
   body["uid"] = uid;
   RETURN_IF_ERROR(WriteRecord(kOpUnprepared, std::move(body), /*sync=*/true));
-  claims_.erase(it);
+  encoded_.erase(it);
   MaybeCompact();
   return absl::OkStatus();
 }
@@ -404,10 +428,13 @@ absl::Status Checkpoint::Compact() {
   // (keys in order, no spaces).
   std::string data_text = StrCat("{\"bootId\":", Dump(Json(boot_id_)), ",\"claims\":[");
   bool first = true;
-  for (const auto& [uid, claim] : claims_) {
+  size_t size = 64;
+  for (const auto& [uid, text] : encoded_) size += text.size() + 1;
+  data_text.reserve(size);
+  for (const auto& [uid, text] : encoded_) {
     if (!first) data_text += ',';
     first = false;
-    data_text += Dump(ClaimToJson(claim));
+    data_text += text;
   }
   StrAppend(&data_text, "],\"seq\":", seq_, "}");
   std::string doc = StrCat("{\"apiVersion\":", Dump(Json(kApiVersionV1)),
@@ -464,7 +491,7 @@ absl::Status Checkpoint::Reload() {
   }
   boot_id_ = std::move(fresh->boot_id_);
   seq_ = fresh->seq_;
-  claims_ = std::move(fresh->claims_);
+  encoded_ = std::move(fresh->encoded_);
   journal_records_ = fresh->journal_records_;
   dropped_torn_record_ = fresh->dropped_torn_record_;
   stale_ = false;
