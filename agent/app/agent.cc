@@ -479,8 +479,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(Config config, Host host) {
              });
   lc.AddStep("start_publishers", [i] { return i->StartPublishers(); },
              [i] {
-               // Stop them all first: a publisher in a watch notices within
-               // about a second (libcurl's progress tick), so in parallel.
+               // Ask them all first, then join: each stop closes its watch's
+               // socket, and a publisher mid-backoff wakes at once.
                for (auto& rt : i->runtimes) rt->publisher_thread.request_stop();
                for (auto& rt : i->runtimes) {
                  rt->publisher_thread = {};  // join

@@ -5,7 +5,7 @@
 // reference). Objects travel as nlohmann::json in their resource.k8s.io/v1
 // (core/v1 for Node) wire form; ObjectMeta / SliceHeader are typed views.
 //
-// Implementations: RestKubeClient (libcurl, in a cluster), FileKubeClient
+// Implementations: RestKubeClient (cpp-httplib, in a cluster), FileKubeClient
 // (standalone mode, files under <state-dir>/cluster), FakeKubeClient and the
 // fake API server in tests. All are safe for concurrent use.
 //
