@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "agent/kube/api_status.h"
+#include "agent/kube/internal/log.h"
 #include "agent/kube/slice_validation.h"
 #include "agent/kube/token_source.h"
 #include "base/json_util.h"
@@ -24,10 +25,7 @@ namespace {
 using Json = nlohmann::json;
 using base::StrCat;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = base::log::Get("kube");
-  return log;
-}
+using internal::Log;
 
 constexpr char kSlicesPath[] = "/apis/resource.k8s.io/v1/resourceslices";
 
@@ -148,7 +146,7 @@ std::string Escape(CURL* handle, std::string_view s) {
   return out;
 }
 
-absl::Status CheckName(std::string_view name, std::string_view what) {
+absl::Status CheckObjectName(std::string_view name, std::string_view what) {
   std::vector<std::string> errors = IsDns1123Subdomain(name);
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(StrCat(what, " ", base::Quote(name), ": ", errors.front()));
@@ -597,7 +595,7 @@ absl::StatusOr<Json> RestKubeClient::CreateResourceSlice(const Json& slice) {
 
 absl::StatusOr<Json> RestKubeClient::UpdateResourceSlice(const Json& slice) {
   std::string name = NameOf(slice);
-  RETURN_IF_ERROR(CheckName(name, "update resourceslice"));
+  RETURN_IF_ERROR(CheckObjectName(name, "update resourceslice"));
   Request req{.verb = "update",
               .resource = "resourceslices",
               .method = "PUT",
@@ -613,7 +611,7 @@ absl::StatusOr<Json> RestKubeClient::UpdateResourceSlice(const Json& slice) {
 
 absl::Status RestKubeClient::DeleteResourceSlice(std::string_view name,
                                                  const Preconditions& preconditions) {
-  RETURN_IF_ERROR(CheckName(name, "delete resourceslice"));
+  RETURN_IF_ERROR(CheckObjectName(name, "delete resourceslice"));
   Request req{.verb = "delete",
               .resource = "resourceslices",
               .method = "DELETE",
@@ -636,7 +634,7 @@ absl::StatusOr<Json> RestKubeClient::GetResourceClaim(std::string_view namespace
     return absl::InvalidArgumentError(
         StrCat(operation, ": namespace ", base::Quote(namespace_), ": ", e.front()));
   }
-  RETURN_IF_ERROR(CheckName(name, StrCat(operation, ": name")));
+  RETURN_IF_ERROR(CheckObjectName(name, StrCat(operation, ": name")));
   Request req{
       .verb = "get",
       .resource = "resourceclaims",
@@ -647,7 +645,7 @@ absl::StatusOr<Json> RestKubeClient::GetResourceClaim(std::string_view namespace
 }
 
 absl::StatusOr<Json> RestKubeClient::GetNode(std::string_view name) {
-  RETURN_IF_ERROR(CheckName(name, "get node"));
+  RETURN_IF_ERROR(CheckObjectName(name, "get node"));
   Request req{
       .verb = "get", .resource = "nodes", .method = "GET", .path = StrCat("/api/v1/nodes/", name)};
   req.operation = StrCat("get node ", name);
