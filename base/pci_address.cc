@@ -9,7 +9,7 @@
 namespace tessera::base {
 namespace {
 
-absl::Status Invalid(std::string_view text, std::string_view why) {
+absl::Status InvalidPciAddress(std::string_view text, std::string_view why) {
   return absl::InvalidArgumentError(
       StrCat("invalid PCI address \"", text.substr(0, 64), "\": ", why));
 }
@@ -27,23 +27,23 @@ bool AllHex(std::string_view s) {
 absl::StatusOr<PciAddress> PciAddress::Parse(std::string_view raw) {
   std::string_view text = TrimValue(raw);
   std::vector<std::string_view> colon = Split(text, ':');
-  if (colon.size() != 2 && colon.size() != 3) return Invalid(text, "want DDDD:BB:DD.F");
+  if (colon.size() != 2 && colon.size() != 3) return InvalidPciAddress(text, "want DDDD:BB:DD.F");
   PciAddress out;
   if (colon.size() == 3) {
-    if (!AllHex(colon[0]) || colon[0].size() > 8) return Invalid(text, "bad domain");
+    if (!AllHex(colon[0]) || colon[0].size() > 8) return InvalidPciAddress(text, "bad domain");
     out.domain = static_cast<uint32_t>(*ParseHex(colon[0]));
     colon.erase(colon.begin());
   }
-  if (!AllHex(colon[0]) || colon[0].size() > 2) return Invalid(text, "bad bus");
+  if (!AllHex(colon[0]) || colon[0].size() > 2) return InvalidPciAddress(text, "bad bus");
   out.bus = static_cast<uint8_t>(*ParseHex(colon[0]));
   std::vector<std::string_view> dot = Split(colon[1], '.');
-  if (dot.size() != 2) return Invalid(text, "want device.function");
-  if (!AllHex(dot[0]) || dot[0].size() > 2) return Invalid(text, "bad device");
-  if (!AllHex(dot[1]) || dot[1].size() != 1) return Invalid(text, "bad function");
+  if (dot.size() != 2) return InvalidPciAddress(text, "want device.function");
+  if (!AllHex(dot[0]) || dot[0].size() > 2) return InvalidPciAddress(text, "bad device");
+  if (!AllHex(dot[1]) || dot[1].size() != 1) return InvalidPciAddress(text, "bad function");
   uint64_t device = *ParseHex(dot[0]);
   uint64_t function = *ParseHex(dot[1]);
-  if (device > 0x1f) return Invalid(text, "device above 0x1f");
-  if (function > 7) return Invalid(text, "function above 7");
+  if (device > 0x1f) return InvalidPciAddress(text, "device above 0x1f");
+  if (function > 7) return InvalidPciAddress(text, "function above 7");
   out.device = static_cast<uint8_t>(device);
   out.function = static_cast<uint8_t>(function);
   return out;

@@ -10,7 +10,7 @@ namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
-absl::Status Invalid(std::string_view text, std::string_view why) {
+absl::Status InvalidQuantity(std::string_view text, std::string_view why) {
   return absl::InvalidArgumentError(
       StrCat("invalid quantity \"", text.substr(0, 64), "\": ", why));
 }
@@ -36,7 +36,7 @@ Quantity Quantity::FromMilli(int64_t milli) {
 
 absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   std::string_view s = text;
-  if (s.empty()) return Invalid(text, "empty");
+  if (s.empty()) return InvalidQuantity(text, "empty");
   bool negative = false;
   if (s.front() == '+' || s.front() == '-') {
     negative = s.front() == '-';
@@ -49,7 +49,7 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
     any_digit = true;
     if (!MulOk(whole, 10, &whole) || !AddOk(whole, s[i] - '0', &whole)) {
-      return Invalid(text, "out of range");
+      return InvalidQuantity(text, "out of range");
     }
     ++i;
   }
@@ -67,7 +67,7 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
       ++i;
     }
   }
-  if (!any_digit) return Invalid(text, "no digits");
+  if (!any_digit) return InvalidQuantity(text, "no digits");
   std::string_view suffix = s.substr(i);
   // Scale as a power of 2 (binary SI) or of 10 (decimal SI / exponent).
   int base2 = 0;
@@ -96,32 +96,33 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
       eneg = e.front() == '-';
       e.remove_prefix(1);
     }
-    if (e.empty() || e.size() > 3) return Invalid(text, "bad exponent");
+    if (e.empty() || e.size() > 3) return InvalidQuantity(text, "bad exponent");
     int v = 0;
     for (char c : e) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return Invalid(text, "bad exponent");
+      if (!std::isdigit(static_cast<unsigned char>(c)))
+        return InvalidQuantity(text, "bad exponent");
       v = v * 10 + (c - '0');
     }
     exp10 = eneg ? -v : v;
   } else {
-    return Invalid(text, StrCat("unknown suffix \"", suffix.substr(0, 8), "\""));
+    return InvalidQuantity(text, StrCat("unknown suffix \"", suffix.substr(0, 8), "\""));
   }
   // value_milli = (whole + frac / 10^frac_digits) * 2^base2 * 10^(exp10 + 3), rounded up.
   // Work with numerator = whole * 10^frac_digits + frac, then scale.
   int64_t numerator = 0;
   int64_t pow10 = 1;
   for (int k = 0; k < frac_digits; ++k) {
-    if (!MulOk(pow10, 10, &pow10)) return Invalid(text, "out of range");
+    if (!MulOk(pow10, 10, &pow10)) return InvalidQuantity(text, "out of range");
   }
   if (!MulOk(whole, pow10, &numerator) || !AddOk(numerator, frac, &numerator)) {
-    return Invalid(text, "out of range");
+    return InvalidQuantity(text, "out of range");
   }
   if (base2 > 0 && !MulOk(numerator, int64_t{1} << base2, &numerator)) {
-    return Invalid(text, "out of range");
+    return InvalidQuantity(text, "out of range");
   }
   int scale10 = exp10 + 3 - frac_digits;  // net power of ten to apply
   while (scale10 > 0) {
-    if (!MulOk(numerator, 10, &numerator)) return Invalid(text, "out of range");
+    if (!MulOk(numerator, 10, &numerator)) return InvalidQuantity(text, "out of range");
     --scale10;
   }
   bool remainder = false;

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "kubelet/internal/log.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {
@@ -18,10 +19,7 @@ namespace {
 namespace drav1 = ::k8s::io::kubelet::pkg::apis::dra::v1;
 namespace drav1beta1 = ::k8s::io::kubelet::pkg::apis::dra::v1beta1;
 
-spdlog::logger& Log() {
-  static const std::shared_ptr<spdlog::logger> logger = base::log::Get("kubelet");
-  return *logger;
-}
+using internal::Log;
 
 double SecondsSince(base::Clock& clock, base::Clock::MonoTime start) {
   return std::chrono::duration<double>(clock.MonotonicNow() - start).count();
@@ -175,7 +173,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
                       internal::SanitizeUtf8(base::Std(s.message())));
 }
 
-std::vector<ClaimRef> FromProto(const auto& proto_claims) {
+std::vector<ClaimRef> ClaimRefsFromProto(const auto& proto_claims) {
   std::vector<ClaimRef> claims;
   claims.reserve(proto_claims.size());
   for (const auto& c : proto_claims) {
@@ -214,8 +212,8 @@ class DraPluginService final : public Api::Service {
                                     const typename Api::PrepareRequest* request,
                                     typename Api::PrepareResponse* response) override {
     base::Clock::MonoTime start = clock_.MonotonicNow();
-    absl::StatusOr<std::map<std::string, PrepareResult>> results =
-        core_.Prepare(FromProto(request->claims()), [context] { return context->IsCancelled(); });
+    absl::StatusOr<std::map<std::string, PrepareResult>> results = core_.Prepare(
+        ClaimRefsFromProto(request->claims()), [context] { return context->IsCancelled(); });
     if (results.ok()) {
       auto& claims = *response->mutable_claims();
       for (const auto& [uid, result] : *results) {
@@ -250,8 +248,8 @@ class DraPluginService final : public Api::Service {
                                       const typename Api::UnprepareRequest* request,
                                       typename Api::UnprepareResponse* response) override {
     base::Clock::MonoTime start = clock_.MonotonicNow();
-    absl::StatusOr<std::map<std::string, absl::Status>> results =
-        core_.Unprepare(FromProto(request->claims()), [context] { return context->IsCancelled(); });
+    absl::StatusOr<std::map<std::string, absl::Status>> results = core_.Unprepare(
+        ClaimRefsFromProto(request->claims()), [context] { return context->IsCancelled(); });
     if (results.ok()) {
       auto& claims = *response->mutable_claims();
       for (const auto& [uid, status] : *results) {

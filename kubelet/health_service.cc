@@ -5,15 +5,13 @@
 #include "k8s.io/kubelet/pkg/apis/dra-health/v1alpha1/api.grpc.pb.h"
 
 #include "base/log.h"
+#include "kubelet/internal/log.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {
 namespace {
 
-spdlog::logger& Log() {
-  static const std::shared_ptr<spdlog::logger> logger = base::log::Get("kubelet");
-  return *logger;
-}
+using internal::Log;
 
 ::v1alpha1::HealthStatus ToProto(HealthStatus h) {
   switch (h) {

@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "kubelet/dra_service.h"
+#include "kubelet/internal/log.h"
 #include "kubelet/internal/socket_file.h"
 #include "kubelet/kubelet_stats.h"
 #include "kubelet/serializer.h"
@@ -17,10 +18,7 @@
 namespace tessera::kubelet {
 namespace {
 
-spdlog::logger& Log() {
-  static const std::shared_ptr<spdlog::logger> logger = base::log::Get("kubelet");
-  return *logger;
-}
+using internal::Log;
 
 // A gRPC server listening on one Unix socket, and the socket file it owns.
 struct ListeningServer {

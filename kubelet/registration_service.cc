@@ -7,15 +7,13 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "kubelet/internal/log.h"
 #include "kubelet/internal/wire_text.h"
 
 namespace tessera::kubelet {
 namespace {
 
-spdlog::logger& Log() {
-  static const std::shared_ptr<spdlog::logger> logger = base::log::Get("kubelet");
-  return *logger;
-}
+using internal::Log;
 
 class RegistrationService final : public ::pluginregistration::Registration::Service {
  public:

@@ -15,6 +15,7 @@
 #include "base/strings.h"
 #include "topology/classify.h"
 #include "topology/hwloc_topology.h"
+#include "topology/internal/log.h"
 #include "topology/locality.h"
 #include "topology/pci_tree.h"
 #include "topology/sysfs_parse.h"
@@ -26,10 +27,7 @@ namespace {
 using base::StrCat;
 namespace fs = std::filesystem;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto* log = new std::shared_ptr<spdlog::logger>(base::log::Get("topology"));
-  return *log;
-}
+using internal::Log;
 
 bool IsDir(const fs::path& p) {
   std::error_code ec;

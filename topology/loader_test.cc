@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 
 #include "test/fakes/base/faulty_sysfs.h"
+#include "test/fakes/base/pci_addr.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -15,6 +16,7 @@ namespace {
 
 using ::tessera::testing::BundledNodeDir;
 using ::tessera::testing::FaultySysfs;
+using ::tessera::testing::PciAddr;
 using ::tessera::testing::StatusIs;
 using ::tessera::testing::SysfsTree;
 using ::tessera::testing::TempDir;
@@ -24,10 +26,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Optional;
 
-base::PciAddress Addr(std::string_view s) { return *base::PciAddress::Parse(s); }
-
 const PciDevice& Dev(const NodeTopology& t, std::string_view bdf) {
-  const PciDevice* d = t.FindDevice(Addr(bdf));
+  const PciDevice* d = t.FindDevice(PciAddr(bdf));
   if (d == nullptr) ADD_FAILURE() << bdf << " missing";
   static const PciDevice kNone;
   return d ? *d : kNone;
@@ -80,12 +80,12 @@ TEST_F(BundledNodeTest, NumaRootsAndSwitches) {
   const PciDevice& gpu0 = Dev(t, "0000:1a:00.0");
   EXPECT_THAT(gpu0.numa_node, Optional(0));
   EXPECT_EQ(t.PcieRootName(gpu0), "pci0000:15");
-  EXPECT_THAT(gpu0.pcie_switch, Optional(Addr("0000:18:00.0")));
+  EXPECT_THAT(gpu0.pcie_switch, Optional(PciAddr("0000:18:00.0")));
   EXPECT_EQ(gpu0.driver, "nvidia");
   const PciDevice& nic7 = Dev(t, "0000:c3:00.0");
   EXPECT_THAT(nic7.numa_node, Optional(1));
   EXPECT_EQ(t.PcieRootName(nic7), "pci0000:b9");
-  EXPECT_THAT(nic7.pcie_switch, Optional(Addr("0000:c0:00.0")));
+  EXPECT_THAT(nic7.pcie_switch, Optional(PciAddr("0000:c0:00.0")));
   // numa_node -1 with node 1's CPUs: the rule gives 1.
   EXPECT_THAT(Dev(t, "0000:c9:00.0").numa_node, Optional(1));
   // The onboard NIC sits on a root port, below no switch.
@@ -234,7 +234,7 @@ TEST(LoaderTest, AVanishedDeviceIsLeftOutNotFatal) {
   auto t = LoadTopologyFromSysfs({.sys = faulty, .proc = nullptr, .hwloc_root = root->hwloc_root()},
                                  "sysfs:faulty");
   ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_EQ(t->FindDevice(Addr("0000:1f:00.0")), nullptr);
+  EXPECT_EQ(t->FindDevice(PciAddr("0000:1f:00.0")), nullptr);
   EXPECT_EQ(t->DevicesOfKind(DeviceKind::kRdma).size(), 7u);
   EXPECT_THAT(t->warnings, Contains(HasSubstr("0000:1f:00.0: vanished during the scan")));
   EXPECT_EQ(t->links.size(), 8u * 9u + 28u);
@@ -251,7 +251,7 @@ TEST(LoaderTest, RealH100VirtualMachineSnapshot) {
   EXPECT_EQ(t->numa_nodes[0].cpus.ToListString(), "0-15");
   ASSERT_EQ(t->DevicesOfKind(DeviceKind::kGpu).size(), 1u);
   const PciDevice& gpu = *t->DevicesOfKind(DeviceKind::kGpu)[0];
-  EXPECT_EQ(gpu.address, Addr("0000:00:06.0"));
+  EXPECT_EQ(gpu.address, PciAddr("0000:00:06.0"));
   EXPECT_EQ(gpu.driver, "nvidia");
   // numa_node is -1 on this guest: its one NUMA node covers the local CPUs.
   EXPECT_THAT(gpu.numa_node, Optional(0));

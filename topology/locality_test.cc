@@ -3,13 +3,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "test/fakes/base/pci_addr.h"
+
 namespace tessera::topology {
 namespace {
 
+using ::tessera::testing::PciAddr;
 using ::testing::ElementsAre;
 using ::testing::Optional;
 
-base::PciAddress Addr(std::string_view s) { return *base::PciAddress::Parse(s); }
 base::CpuSet Cpus(std::string_view list) { return *base::CpuSet::ParseList(list); }
 
 std::vector<NumaNode> TwoNodes() {
@@ -54,7 +56,7 @@ struct TreeBuilder {
   std::vector<PciBridge> bridges;
   int Add(std::string_view bdf, int parent, PciePortType type = PciePortType::kUnknown) {
     PciBridge b;
-    b.address = Addr(bdf);
+    b.address = PciAddr(bdf);
     b.parent = parent;
     b.root = 0;
     b.port_type = type;
@@ -152,8 +154,8 @@ TEST(NearestSwitchUpstreamTest, FindsTheClosestUpstreamPort) {
   int d2 = t.Add("0000:19:00.0", u2);
   t.Add("0000:19:01.0", u2);
   MarkSwitchUpstreamPorts(t.bridges);
-  EXPECT_THAT(NearestSwitchUpstream(t.bridges, d2), Optional(Addr("0000:18:00.0")));
-  EXPECT_THAT(NearestSwitchUpstream(t.bridges, d1), Optional(Addr("0000:16:00.0")));
+  EXPECT_THAT(NearestSwitchUpstream(t.bridges, d2), Optional(PciAddr("0000:18:00.0")));
+  EXPECT_THAT(NearestSwitchUpstream(t.bridges, d1), Optional(PciAddr("0000:16:00.0")));
   EXPECT_EQ(NearestSwitchUpstream(t.bridges, rp), std::nullopt);
   EXPECT_EQ(NearestSwitchUpstream(t.bridges, -1), std::nullopt);
   EXPECT_EQ(NearestSwitchUpstream(t.bridges, 99), std::nullopt);
@@ -171,7 +173,7 @@ class RelationTest : public ::testing::Test {
     t_.roots = {{.name = "pci0000:15"}, {.name = "pci0000:37"}, {.name = "pci0000:97"}};
     auto bridge = [&](std::string_view bdf, int parent) {
       PciBridge b;
-      b.address = Addr(bdf);
+      b.address = PciAddr(bdf);
       b.parent = parent;
       b.root = 0;
       t_.bridges.push_back(b);
@@ -187,7 +189,7 @@ class RelationTest : public ::testing::Test {
     int rp2 = bridge("0000:15:05.0", -1);
     auto device = [&](std::string_view bdf, int root, int parent, DeviceKind kind, int numa) {
       PciDevice d;
-      d.address = Addr(bdf);
+      d.address = PciAddr(bdf);
       d.root = root;
       d.parent_bridge = parent;
       d.kind = kind;

@@ -3,24 +3,24 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "test/fakes/base/pci_addr.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::topology {
 namespace {
 
+using ::tessera::testing::PciAddr;
 using ::tessera::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-base::PciAddress Addr(std::string_view s) { return *base::PciAddress::Parse(s); }
-
 PciFunction Fn(std::string_view bdf, std::string root, std::vector<std::string_view> up,
                bool bridge = false) {
   PciFunction f;
-  f.address = Addr(bdf);
+  f.address = PciAddr(bdf);
   f.root_name = std::move(root);
-  for (std::string_view u : up) f.upstream.push_back(Addr(u));
+  for (std::string_view u : up) f.upstream.push_back(PciAddr(u));
   f.is_bridge = bridge;
   f.class_code = bridge ? 0x060400 : 0x030200;
   return f;
@@ -61,19 +61,19 @@ TEST(BuildPciTreeTest, PlacesBridgesAndDevices) {
   EXPECT_EQ(tree.roots[1].last_bus, 0x45);  // widened by the root port's subordinate bus
 
   ASSERT_EQ(tree.bridges.size(), 3u);
-  EXPECT_EQ(tree.bridges[0].address, Addr("0000:40:01.1"));
+  EXPECT_EQ(tree.bridges[0].address, PciAddr("0000:40:01.1"));
   EXPECT_EQ(tree.bridges[0].parent, -1);
   EXPECT_EQ(tree.bridges[0].root, 1);
-  EXPECT_EQ(tree.bridges[1].address, Addr("0000:41:00.0"));
+  EXPECT_EQ(tree.bridges[1].address, PciAddr("0000:41:00.0"));
   EXPECT_EQ(tree.bridges[1].parent, 0);
-  EXPECT_EQ(tree.bridges[2].address, Addr("0000:42:01.0"));
+  EXPECT_EQ(tree.bridges[2].address, PciAddr("0000:42:01.0"));
   EXPECT_EQ(tree.bridges[2].parent, 1);
 
   ASSERT_EQ(tree.devices.size(), 2u);
-  EXPECT_EQ(tree.devices[0].address, Addr("0000:00:00.0"));
+  EXPECT_EQ(tree.devices[0].address, PciAddr("0000:00:00.0"));
   EXPECT_EQ(tree.devices[0].root, 0);
   EXPECT_EQ(tree.devices[0].parent_bridge, -1);
-  EXPECT_EQ(tree.devices[1].address, Addr("0000:44:00.0"));
+  EXPECT_EQ(tree.devices[1].address, PciAddr("0000:44:00.0"));
   EXPECT_EQ(tree.devices[1].root, 1);
   EXPECT_EQ(tree.devices[1].parent_bridge, 2);
   EXPECT_EQ(tree.sysfs_numa_node.size(), 2u);
@@ -122,25 +122,25 @@ TEST(SortPciTreeTest, SortsAndRewritesIndices) {
   t.roots = {{.name = "pci0000:80", .domain = 0, .first_bus = 0x80},
              {.name = "pci0000:00", .domain = 0, .first_bus = 0x00}};
   t.bridges.resize(2);
-  t.bridges[0].address = Addr("0000:81:00.0");
+  t.bridges[0].address = PciAddr("0000:81:00.0");
   t.bridges[0].root = 0;
   t.bridges[0].parent = 1;
-  t.bridges[1].address = Addr("0000:80:01.0");
+  t.bridges[1].address = PciAddr("0000:80:01.0");
   t.bridges[1].root = 0;
   t.devices.resize(2);
-  t.devices[0].address = Addr("0000:82:00.0");
+  t.devices[0].address = PciAddr("0000:82:00.0");
   t.devices[0].root = 0;
   t.devices[0].parent_bridge = 0;
-  t.devices[1].address = Addr("0000:00:02.0");
+  t.devices[1].address = PciAddr("0000:00:02.0");
   t.devices[1].root = 1;
   t.links = {{.a = 0, .b = 1, .type = LinkType::kSys}};
 
   SortPciTree(t);
   EXPECT_EQ(t.roots[0].name, "pci0000:00");
-  EXPECT_EQ(t.bridges[0].address, Addr("0000:80:01.0"));
+  EXPECT_EQ(t.bridges[0].address, PciAddr("0000:80:01.0"));
   EXPECT_EQ(t.bridges[0].root, 1);
   EXPECT_EQ(t.bridges[1].parent, 0);
-  EXPECT_EQ(t.devices[0].address, Addr("0000:00:02.0"));
+  EXPECT_EQ(t.devices[0].address, PciAddr("0000:00:02.0"));
   EXPECT_EQ(t.devices[0].root, 0);
   EXPECT_EQ(t.devices[1].root, 1);
   EXPECT_EQ(t.devices[1].parent_bridge, 1);

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "test/fakes/base/pci_addr.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
 
@@ -12,13 +13,12 @@ namespace tessera::topology {
 namespace {
 
 using ::tessera::testing::IsOkAndHolds;
+using ::tessera::testing::PciAddr;
 using ::tessera::testing::PciConfigBytes;
 using ::tessera::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Optional;
-
-base::PciAddress Addr(std::string_view s) { return *base::PciAddress::Parse(s); }
 
 TEST(NormalizeLinkTargetTest, JoinsRelativeTargets) {
   struct Case {
@@ -45,11 +45,11 @@ TEST(NormalizeLinkTargetTest, JoinsRelativeTargets) {
 TEST(ParsePciDevicePathTest, GivesRootAndUpstreamChain) {
   auto path =
       ParsePciDevicePath("devices/pci0000:40/0000:40:01.1/0000:41:00.0/0000:42:01.0/0000:44:00.0",
-                         Addr("0000:44:00.0"));
+                         PciAddr("0000:44:00.0"));
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(path->root_name, "pci0000:40");
-  EXPECT_THAT(path->upstream,
-              ElementsAre(Addr("0000:40:01.1"), Addr("0000:41:00.0"), Addr("0000:42:01.0")));
+  EXPECT_THAT(path->upstream, ElementsAre(PciAddr("0000:40:01.1"), PciAddr("0000:41:00.0"),
+                                          PciAddr("0000:42:01.0")));
 }
 
 TEST(ParsePciDevicePathTest, SkipsNonPciComponentsBelowTheRoot) {
@@ -58,14 +58,14 @@ TEST(ParsePciDevicePathTest, SkipsNonPciComponentsBelowTheRoot) {
   // Kubernetes' deviceattribute helper computes it.
   auto path =
       ParsePciDevicePath("devices/pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:1d.0/10000:e1:00.0",
-                         Addr("10000:e1:00.0"));
+                         PciAddr("10000:e1:00.0"));
   ASSERT_TRUE(path.ok()) << path.status();
   EXPECT_EQ(path->root_name, "pci0000:00");
-  EXPECT_THAT(path->upstream, ElementsAre(Addr("0000:00:0e.0"), Addr("10000:e0:1d.0")));
+  EXPECT_THAT(path->upstream, ElementsAre(PciAddr("0000:00:0e.0"), PciAddr("10000:e0:1d.0")));
 }
 
 TEST(ParsePciDevicePathTest, RejectsPathsThatDoNotNameTheDevice) {
-  const base::PciAddress self = Addr("0000:82:00.0");
+  const base::PciAddress self = PciAddr("0000:82:00.0");
   EXPECT_THAT(ParsePciDevicePath("devices/pci0000:80/0000:80:02.2/0000:83:00.0", self),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not end")));
   EXPECT_THAT(ParsePciDevicePath("devices/platform/0000:82:00.0", self),
@@ -77,9 +77,9 @@ TEST(ParsePciDevicePathTest, RejectsPathsThatDoNotNameTheDevice) {
 
 TEST(OwnerPciAddressTest, FindsTheOwningFunction) {
   EXPECT_THAT(OwnerPciAddress("devices/pci0000:00/0000:00:03.0/virtio1/net/eth0"),
-              Optional(Addr("0000:00:03.0")));
+              Optional(PciAddr("0000:00:03.0")));
   EXPECT_THAT(OwnerPciAddress("devices/pci0000:80/0000:80:02.2/0000:82:00.0/infiniband/mlx4_0"),
-              Optional(Addr("0000:82:00.0")));
+              Optional(PciAddr("0000:82:00.0")));
   EXPECT_EQ(OwnerPciAddress("devices/virtual/net/lo"), std::nullopt);
   EXPECT_EQ(OwnerPciAddress("devices/scif_dma_0/infiniband/scif0"), std::nullopt);
   EXPECT_EQ(OwnerPciAddress(""), std::nullopt);

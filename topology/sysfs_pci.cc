@@ -8,6 +8,7 @@
 #include "base/parse.h"
 #include "base/status.h"
 #include "base/strings.h"
+#include "topology/internal/log.h"
 #include "topology/sysfs_parse.h"
 
 namespace tessera::topology {
@@ -22,10 +23,7 @@ constexpr std::string_view kPciDevices = "bus/pci/devices";
 constexpr size_t kConfigHeaderBytes = 64;
 constexpr size_t kConfigLegacyBytes = 256;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto* log = new std::shared_ptr<spdlog::logger>(base::log::Get("topology"));
-  return *log;
-}
+using internal::Log;
 
 // "card2" < "card10": digits compare by value.
 bool NaturalLess(const std::string& a, const std::string& b) {

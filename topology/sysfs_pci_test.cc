@@ -7,6 +7,7 @@
 
 #include "base/strings.h"
 #include "test/fakes/base/faulty_sysfs.h"
+#include "test/fakes/base/pci_addr.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -15,6 +16,7 @@ namespace tessera::topology {
 namespace {
 
 using ::tessera::testing::FaultySysfs;
+using ::tessera::testing::PciAddr;
 using ::tessera::testing::StatusIs;
 using ::tessera::testing::SysfsTree;
 using ::tessera::testing::TempDir;
@@ -23,11 +25,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-base::PciAddress Addr(std::string_view s) { return *base::PciAddress::Parse(s); }
-
 const PciFunction* Find(const SysfsPciScan& scan, std::string_view bdf) {
   for (const PciFunction& f : scan.functions) {
-    if (f.address == Addr(bdf)) return &f;
+    if (f.address == PciAddr(bdf)) return &f;
   }
   return nullptr;
 }
@@ -35,7 +35,7 @@ const PciFunction* Find(const SysfsPciScan& scan, std::string_view bdf) {
 std::vector<std::string> OsNames(const SysfsPciScan& scan, std::string_view bdf) {
   std::vector<std::string> out;
   for (const auto& [owner, os] : scan.os_devices) {
-    if (owner == Addr(bdf)) out.push_back(os.name);
+    if (owner == PciAddr(bdf)) out.push_back(os.name);
   }
   return out;
 }
@@ -76,8 +76,8 @@ TEST_F(BundledNodeScanTest, ReadsEveryFunctionWithItsPlace) {
   EXPECT_EQ(gpu->local_cpus.ToListString(), "0-55,112-167");
   EXPECT_EQ(gpu->root_name, "pci0000:15");
   EXPECT_THAT(gpu->upstream,
-              ElementsAre(Addr("0000:15:01.0"), Addr("0000:16:00.0"), Addr("0000:17:00.0"),
-                          Addr("0000:18:00.0"), Addr("0000:19:00.0")));
+              ElementsAre(PciAddr("0000:15:01.0"), PciAddr("0000:16:00.0"), PciAddr("0000:17:00.0"),
+                          PciAddr("0000:18:00.0"), PciAddr("0000:19:00.0")));
   EXPECT_FALSE(gpu->is_bridge);
 
   const PciFunction* nic = Find(*scan, "0000:1b:00.0");
@@ -241,7 +241,7 @@ TEST_F(SmallTreeTest, GarbageIdentitySkipsTheDevice) {
   auto scan = Scan();
   ASSERT_TRUE(scan.ok());
   ASSERT_EQ(scan->functions.size(), 1u);
-  EXPECT_EQ(scan->functions[0].address, Addr("0000:00:06.0"));
+  EXPECT_EQ(scan->functions[0].address, PciAddr("0000:00:06.0"));
   EXPECT_THAT(scan->warnings, ElementsAre(HasSubstr("0000:00:05.0: invalid pci class")));
 }
 
@@ -278,7 +278,7 @@ TEST_F(SmallTreeTest, ReadsVirtualFunctions) {
   ASSERT_TRUE(scan.ok());
   EXPECT_EQ(Find(*scan, "0000:3b:00.0")->sriov_totalvfs, 8);
   EXPECT_EQ(Find(*scan, "0000:3b:00.0")->sriov_numvfs, 2);
-  EXPECT_EQ(Find(*scan, "0000:3b:00.2")->physfn, Addr("0000:3b:00.0"));
+  EXPECT_EQ(Find(*scan, "0000:3b:00.2")->physfn, PciAddr("0000:3b:00.0"));
 }
 
 TEST_F(SmallTreeTest, AbsoluteLinksStayInsideTheCapture) {
@@ -313,7 +313,7 @@ TEST_F(SmallTreeTest, EntriesThatAreNotLinksOrAddresses) {
   auto scan = Scan();
   ASSERT_TRUE(scan.ok());
   ASSERT_EQ(scan->functions.size(), 2u);
-  EXPECT_EQ(scan->functions[1].address, Addr("0000:00:0c.0"));
+  EXPECT_EQ(scan->functions[1].address, PciAddr("0000:00:0c.0"));
   EXPECT_EQ(scan->functions[1].root_name, "");
   EXPECT_THAT(scan->warnings,
               ElementsAre(HasSubstr("0000:00:0c.0: bus/pci/devices entry is not a link"),

@@ -1,6 +1,5 @@
 #include "agent/app/agent.h"
 
-
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -8,16 +7,13 @@
 #include <optional>
 #include <thread>
 
+#include "agent/app/internal/log.h"
 #include "agent/app/lifecycle.h"
 #include "agent/app/node.h"
 #include "agent/app/ops_server.h"
 #include "agent/claims/device_state.h"
 #include "agent/kube/cluster.h"
 #include "agent/kube/resource_slice_publisher.h"
-#include "drivers/rdma/rdma_driver.h"
-#include "drivers/rdma/rescan.h"
-#include "topology/libnl_netlink.h"
-#include "topology/netlink.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/status.h"
@@ -25,27 +21,23 @@
 #include "base/strings.h"
 #include "base/sysfs.h"
 #include "drivers/gpu/dev_nodes.h"
+#include "drivers/rdma/rdma_driver.h"
+#include "drivers/rdma/rescan.h"
 #include "drivers/registry.h"
 #include "kubelet/health_reporter.h"
 #include "kubelet/plugin_server.h"
 #include "kubelet/serializer.h"
 #include "kubelet/socket_paths.h"
+#include "topology/libnl_netlink.h"
 #include "topology/loader.h"
+#include "topology/netlink.h"
 
 namespace tessera::agent {
 namespace {
 
 using base::StrCat;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = base::log::Get("agent");
-  return log;
-}
-
-std::string JoinHost(const std::string& root, std::string_view path) {
-  if (root.empty() || root == "/") return std::string(path);
-  return base::StrCat(root.back() == '/' ? root.substr(0, root.size() - 1) : root, path);
-}
+using internal::Log;
 
 kubelet::HealthStatus ToKubeletHealth(drivers::Health h) {
   switch (h) {

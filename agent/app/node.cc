@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent/app/internal/log.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -11,21 +12,18 @@
 namespace tessera::agent {
 namespace {
 
-spdlog::logger* Log() {
-  static const auto logger = base::log::Get("agent");
-  return logger.get();
-}
+using internal::Log;
 
 // A path that can never be a directory: the sysfs of an hwloc XML input,
 // which has none (drivers then rely on what hwloc recorded).
 constexpr char kNoSysfs[] = "/dev/null/no-sysfs";
 
+}  // namespace
+
 std::string JoinHost(const std::string& root, std::string_view path) {
   if (root.empty() || root == "/") return std::string(path);
   return base::StrCat(root.back() == '/' ? root.substr(0, root.size() - 1) : root, path);
 }
-
-}  // namespace
 
 absl::StatusOr<NodeView> OpenNodeSysfs(const Config& config) {
   NodeView view;

@@ -6,19 +6,21 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
 #include "agent/app/agent.h"
 #include "agent/config.h"
 #include "base/sysfs.h"
 #include "drivers/rdma/rdma_netlink.h"
 #include "drivers/rdma/verbs.h"
 #include "drivers/registry.h"
-#include "topology/netlink.h"
-#include "topology/netns.h"
 #include "topology/loader.h"
 #include "topology/model.h"
+#include "topology/netlink.h"
+#include "topology/netns.h"
 
 namespace tessera::agent {
 
@@ -36,6 +38,10 @@ struct NodeView {
   std::unique_ptr<drivers::rdma::RdmaNetlink> rdma_netlink;
   std::unique_ptr<drivers::rdma::Verbs> verbs;
 };
+
+// `path` (absolute) on the host mounted at `root` (--host-root; "" or "/"
+// for the agent's own root).
+std::string JoinHost(const std::string& root, std::string_view path);
 
 // Picks the sysfs tree for the configured source (live host under
 // --host-root, --sysfs-root, or none for --hwloc-xml). NotFound /

@@ -16,25 +16,25 @@ using ::testing::IsEmpty;
 
 const SelectOptions kGpu{.driver = "gpu.tessera.dev", .pool = "node-1"};
 
-AllocationResult Result(std::string request, std::string device,
-                        std::string driver = "gpu.tessera.dev", std::string pool = "node-1") {
+AllocationResult AllocResult(std::string request, std::string device,
+                             std::string driver = "gpu.tessera.dev", std::string pool = "node-1") {
   return {.request = std::move(request),
           .driver = std::move(driver),
           .pool = std::move(pool),
           .device = std::move(device)};
 }
 
-AllocationConfig Config(std::string source, std::string mode,
-                        std::vector<std::string> requests = {},
-                        std::string driver = "gpu.tessera.dev") {
+AllocationConfig ModeConfig(std::string source, std::string mode,
+                            std::vector<std::string> requests = {},
+                            std::string driver = "gpu.tessera.dev") {
   return {.source = std::move(source),
           .requests = std::move(requests),
           .driver = std::move(driver),
           .parameters = {{"kind", "FakeConfig"}, {"mode", std::move(mode)}}};
 }
 
-ResourceClaim Claim(std::vector<AllocationResult> results,
-                    std::vector<AllocationConfig> configs = {}) {
+ResourceClaim AllocatedClaim(std::vector<AllocationResult> results,
+                             std::vector<AllocationConfig> configs = {}) {
   return {.namespace_ = "team-a",
           .name = "train",
           .uid = "uid-1",
@@ -52,9 +52,9 @@ std::vector<std::string> Modes(const drivers::DeviceAllocation& d) {
 }
 
 TEST(SelectForDriverTest, KeepsOurResultsInClaimOrderWithBaseRequestNames) {
-  ResourceClaim claim =
-      Claim({Result("gpus/large", "gpu-3"), Result("nic", "mlx5-0", "rdma.tessera.dev"),
-             Result("gpus/large", "gpu-1"), Result("other", "x-0", "gpu.example.com")});
+  ResourceClaim claim = AllocatedClaim(
+      {AllocResult("gpus/large", "gpu-3"), AllocResult("nic", "mlx5-0", "rdma.tessera.dev"),
+       AllocResult("gpus/large", "gpu-1"), AllocResult("other", "x-0", "gpu.example.com")});
   ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
   EXPECT_EQ(req.claim_uid, "uid-1");
   EXPECT_EQ(req.claim_namespace, "team-a");
@@ -72,21 +72,23 @@ TEST(SelectForDriverTest, KeepsOurResultsInClaimOrderWithBaseRequestNames) {
 
 TEST(SelectForDriverTest, AppliesClassConfigsBeforeClaimConfigs) {
   // The claim lists a FromClaim config first; FromClass must still come first.
-  ResourceClaim claim = Claim({Result("gpu", "gpu-0")},
-                              {Config("FromClaim", "claim-1"), Config("FromClass", "class-1"),
-                               Config("FromClaim", "claim-2"), Config("FromClass", "class-2")});
+  ResourceClaim claim =
+      AllocatedClaim({AllocResult("gpu", "gpu-0")},
+                     {ModeConfig("FromClaim", "claim-1"), ModeConfig("FromClass", "class-1"),
+                      ModeConfig("FromClaim", "claim-2"), ModeConfig("FromClass", "class-2")});
   ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
   EXPECT_THAT(Modes(req.devices[0]), ElementsAre("FromClass:class-1", "FromClass:class-2",
                                                  "FromClaim:claim-1", "FromClaim:claim-2"));
 }
 
 TEST(SelectForDriverTest, MatchesConfigsToRequests) {
-  ResourceClaim claim = Claim(
-      {Result("train/big", "gpu-0"), Result("infer", "gpu-1")},
-      {Config("FromClaim", "all"), Config("FromClaim", "base", {"train"}),
-       Config("FromClaim", "sub", {"train/big"}), Config("FromClaim", "other-sub", {"train/small"}),
-       Config("FromClaim", "infer-only", {"infer"}),
-       Config("FromClaim", "not-ours", {}, "rdma.tessera.dev")});
+  ResourceClaim claim =
+      AllocatedClaim({AllocResult("train/big", "gpu-0"), AllocResult("infer", "gpu-1")},
+                     {ModeConfig("FromClaim", "all"), ModeConfig("FromClaim", "base", {"train"}),
+                      ModeConfig("FromClaim", "sub", {"train/big"}),
+                      ModeConfig("FromClaim", "other-sub", {"train/small"}),
+                      ModeConfig("FromClaim", "infer-only", {"infer"}),
+                      ModeConfig("FromClaim", "not-ours", {}, "rdma.tessera.dev")});
   ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(claim, kGpu));
   EXPECT_THAT(Modes(req.devices[0]),
               ElementsAre("FromClaim:all", "FromClaim:base", "FromClaim:sub"));
@@ -95,64 +97,75 @@ TEST(SelectForDriverTest, MatchesConfigsToRequests) {
 
 TEST(SelectForDriverTest, EnforcesTheOpaqueParameterLimitOnOurConfigsOnly) {
   auto with_size = [](size_t bytes, std::string driver) {
-    AllocationConfig c = Config("FromClaim", "", {}, std::move(driver));
+    AllocationConfig c = ModeConfig("FromClaim", "", {}, std::move(driver));
     c.parameters["mode"] = "";
     c.parameters["mode"] = std::string(bytes - c.parameters.dump().size(), 'x');
     return c;
   };
   EXPECT_EQ(with_size(10240, "gpu.tessera.dev").parameters.dump().size(), 10240u);
+  EXPECT_THAT(SelectForDriver(AllocatedClaim({AllocResult("gpu", "gpu-0")},
+                                             {with_size(10240, "gpu.tessera.dev")}),
+                              kGpu),
+              IsOk());
   EXPECT_THAT(
-      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10240, "gpu.tessera.dev")}), kGpu),
-      IsOk());
-  EXPECT_THAT(
-      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {with_size(10241, "gpu.tessera.dev")}), kGpu),
+      SelectForDriver(
+          AllocatedClaim({AllocResult("gpu", "gpu-0")}, {with_size(10241, "gpu.tessera.dev")}),
+          kGpu),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("status.allocation.devices.config[0].opaque.parameters: 10241 bytes, "
                          "more than the 10240 allowed")));
   // Another driver's oversized config is that driver's business.
-  EXPECT_THAT(SelectForDriver(
-                  Claim({Result("gpu", "gpu-0")}, {with_size(20000, "rdma.tessera.dev")}), kGpu),
+  EXPECT_THAT(SelectForDriver(AllocatedClaim({AllocResult("gpu", "gpu-0")},
+                                             {with_size(20000, "rdma.tessera.dev")}),
+                              kGpu),
               IsOk());
 }
 
 TEST(SelectForDriverTest, RejectsMalformedInput) {
-  AllocationConfig array_params = Config("FromClaim", "x");
+  AllocationConfig array_params = ModeConfig("FromClaim", "x");
   array_params.parameters = nlohmann::json::array({1, 2});
-  EXPECT_THAT(SelectForDriver(
-                  Claim({Result("gpu", "gpu-0")}, {Config("FromClass", "a"), array_params}), kGpu),
+  EXPECT_THAT(SelectForDriver(AllocatedClaim({AllocResult("gpu", "gpu-0")},
+                                             {ModeConfig("FromClass", "a"), array_params}),
+                              kGpu),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("config[1].opaque.parameters: expected object, got array")));
   EXPECT_THAT(
-      SelectForDriver(Claim({Result("gpu", "gpu-0")}, {Config("FromSomewhere", "a")}), kGpu),
+      SelectForDriver(
+          AllocatedClaim({AllocResult("gpu", "gpu-0")}, {ModeConfig("FromSomewhere", "a")}), kGpu),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config[0].source")));
   EXPECT_THAT(
-      SelectForDriver(Claim({Result("gpu", "gpu-0", "gpu.tessera.dev", "node-2")}), kGpu),
+      SelectForDriver(AllocatedClaim({AllocResult("gpu", "gpu-0", "gpu.tessera.dev", "node-2")}),
+                      kGpu),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("results[0].pool: \"node-2\" is not this node's pool \"node-1\"")));
-  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "")}), kGpu),
+  EXPECT_THAT(SelectForDriver(AllocatedClaim({AllocResult("gpu", "")}), kGpu),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("results[0].device")));
-  EXPECT_THAT(SelectForDriver(Claim({Result("gpu", "gpu-0"), Result("gpu", "gpu-0")}), kGpu),
+  EXPECT_THAT(SelectForDriver(
+                  AllocatedClaim({AllocResult("gpu", "gpu-0"), AllocResult("gpu", "gpu-0")}), kGpu),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("allocated twice")));
-  AllocationResult bad_share = Result("gpu", "gpu-0");
+  AllocationResult bad_share = AllocResult("gpu", "gpu-0");
   bad_share.share_id = "../../x";
-  EXPECT_THAT(SelectForDriver(Claim({bad_share}), kGpu),
+  EXPECT_THAT(SelectForDriver(AllocatedClaim({bad_share}), kGpu),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shareID")));
 }
 
 TEST(SelectForDriverTest, TwoSharesOfOneDeviceAreDistinct) {
-  AllocationResult a = Result("gpu", "gpu-0");
+  AllocationResult a = AllocResult("gpu", "gpu-0");
   a.share_id = "3a9e1c04-5b6d-4e7f-8a90-b1c2d3e4f5a6";
-  AllocationResult b = Result("gpu", "gpu-0");
+  AllocationResult b = AllocResult("gpu", "gpu-0");
   b.share_id = "9f8e7d6c-5b6d-4e7f-8a90-b1c2d3e4f5a6";
-  ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req, SelectForDriver(Claim({a, b}), kGpu));
+  ASSERT_OK_AND_ASSIGN(drivers::ClaimPrepareRequest req,
+                       SelectForDriver(AllocatedClaim({a, b}), kGpu));
   ASSERT_EQ(req.devices.size(), 2u);
   EXPECT_EQ(req.devices[1].share_id, b.share_id);
 }
 
 TEST(SelectForDriverTest, NoResultForUsIsFailedPrecondition) {
-  EXPECT_THAT(SelectForDriver(Claim({Result("nic", "mlx5-0", "rdma.tessera.dev")}), kGpu),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("gpu.tessera.dev")));
-  EXPECT_THAT(SelectForDriver(Claim({}), kGpu), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      SelectForDriver(AllocatedClaim({AllocResult("nic", "mlx5-0", "rdma.tessera.dev")}), kGpu),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("gpu.tessera.dev")));
+  EXPECT_THAT(SelectForDriver(AllocatedClaim({}), kGpu),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(SelectForDriverTest, BaseRequestName) {

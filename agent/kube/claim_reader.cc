@@ -17,7 +17,7 @@ using Json = nlohmann::json;
 using base::StrCat;
 namespace json = base::json;
 
-absl::Status Invalid(std::string_view path, std::string_view why) {
+absl::Status InvalidClaim(std::string_view path, std::string_view why) {
   return absl::InvalidArgumentError(StrCat(path, ": ", why));
 }
 
@@ -37,10 +37,11 @@ bool IsUuid(std::string_view s) {
 // "<req>" or "<req>/<subreq>", each a DNS label.
 absl::Status CheckRequestName(std::string_view value, std::string_view path) {
   std::vector<std::string_view> parts = base::Split(value, '/');
-  if (parts.size() > 2) return Invalid(path, StrCat(base::Quote(value), ": more than one '/'"));
+  if (parts.size() > 2)
+    return InvalidClaim(path, StrCat(base::Quote(value), ": more than one '/'"));
   for (std::string_view p : parts) {
     if (std::vector<std::string> e = IsDns1123Label(p); !e.empty()) {
-      return Invalid(path, StrCat(base::Quote(value), ": ", e.front()));
+      return InvalidClaim(path, StrCat(base::Quote(value), ": ", e.front()));
     }
   }
   return absl::OkStatus();
@@ -53,24 +54,27 @@ absl::StatusOr<AllocationResult> ParseResult(const Json& r, const std::string& p
   RETURN_IF_ERROR(CheckRequestName(out.request, json::Field(path, "request")));
   ASSIGN_OR_RETURN(out.driver, json::GetString(r, path, "driver"));
   if (std::vector<std::string> e = IsDriverName(out.driver); !e.empty()) {
-    return Invalid(json::Field(path, "driver"), StrCat(base::Quote(out.driver), ": ", e.front()));
+    return InvalidClaim(json::Field(path, "driver"),
+                        StrCat(base::Quote(out.driver), ": ", e.front()));
   }
   ASSIGN_OR_RETURN(out.pool, json::GetString(r, path, "pool"));
-  if (out.pool.empty()) return Invalid(json::Field(path, "pool"), "must not be empty");
+  if (out.pool.empty()) return InvalidClaim(json::Field(path, "pool"), "must not be empty");
   for (std::string_view part : base::Split(out.pool, '/')) {
     if (std::vector<std::string> e = IsDns1123Subdomain(part); !e.empty()) {
-      return Invalid(json::Field(path, "pool"), StrCat(base::Quote(out.pool), ": ", e.front()));
+      return InvalidClaim(json::Field(path, "pool"),
+                          StrCat(base::Quote(out.pool), ": ", e.front()));
     }
   }
   ASSIGN_OR_RETURN(out.device, json::GetString(r, path, "device"));
   if (std::vector<std::string> e = IsDns1123Label(out.device); !e.empty()) {
-    return Invalid(json::Field(path, "device"), StrCat(base::Quote(out.device), ": ", e.front()));
+    return InvalidClaim(json::Field(path, "device"),
+                        StrCat(base::Quote(out.device), ": ", e.front()));
   }
   ASSIGN_OR_RETURN(std::optional<std::string> share, json::GetOptionalString(r, path, "shareID"));
   if (share) {
     if (!IsUuid(*share)) {
-      return Invalid(json::Field(path, "shareID"),
-                     StrCat(base::Quote(*share), ": not a lower-case RFC 4122 UUID"));
+      return InvalidClaim(json::Field(path, "shareID"),
+                          StrCat(base::Quote(*share), ": not a lower-case RFC 4122 UUID"));
     }
     out.share_id = *share;
   }
@@ -99,8 +103,8 @@ absl::StatusOr<std::optional<AllocationConfig>> ParseConfig(const Json& c,
   AllocationConfig out;
   ASSIGN_OR_RETURN(out.source, json::GetString(c, path, "source"));
   if (out.source != "FromClass" && out.source != "FromClaim") {
-    return Invalid(json::Field(path, "source"),
-                   StrCat(base::Quote(out.source), ": must be FromClass or FromClaim"));
+    return InvalidClaim(json::Field(path, "source"),
+                        StrCat(base::Quote(out.source), ": must be FromClass or FromClaim"));
   }
   ASSIGN_OR_RETURN(const Json* requests, json::GetOptionalArray(c, path, "requests"));
   if (requests != nullptr) {
@@ -117,7 +121,8 @@ absl::StatusOr<std::optional<AllocationConfig>> ParseConfig(const Json& c,
   std::string opath = json::Field(path, "opaque");
   ASSIGN_OR_RETURN(out.driver, json::GetString(*opaque, opath, "driver"));
   if (std::vector<std::string> e = IsDriverName(out.driver); !e.empty()) {
-    return Invalid(json::Field(opath, "driver"), StrCat(base::Quote(out.driver), ": ", e.front()));
+    return InvalidClaim(json::Field(opath, "driver"),
+                        StrCat(base::Quote(out.driver), ": ", e.front()));
   }
   ASSIGN_OR_RETURN(const Json* parameters, json::GetObject(*opaque, opath, "parameters"));
   out.parameters = *parameters;
@@ -131,18 +136,19 @@ absl::StatusOr<ResourceClaim> ParseResourceClaim(const Json& claim) {
   ASSIGN_OR_RETURN(std::optional<std::string> api_version,
                    json::GetOptionalString(claim, "", "apiVersion"));
   if (api_version && *api_version != "resource.k8s.io/v1") {
-    return Invalid("apiVersion", StrCat(base::Quote(*api_version), ": want resource.k8s.io/v1"));
+    return InvalidClaim("apiVersion",
+                        StrCat(base::Quote(*api_version), ": want resource.k8s.io/v1"));
   }
   ASSIGN_OR_RETURN(std::optional<std::string> kind, json::GetOptionalString(claim, "", "kind"));
   if (kind && *kind != "ResourceClaim") {
-    return Invalid("kind", StrCat(base::Quote(*kind), ": want ResourceClaim"));
+    return InvalidClaim("kind", StrCat(base::Quote(*kind), ": want ResourceClaim"));
   }
   ResourceClaim out;
   ASSIGN_OR_RETURN(const Json* meta, json::GetObject(claim, "", "metadata"));
   ASSIGN_OR_RETURN(out.namespace_, json::GetString(*meta, "metadata", "namespace"));
   ASSIGN_OR_RETURN(out.name, json::GetString(*meta, "metadata", "name"));
   ASSIGN_OR_RETURN(out.uid, json::GetString(*meta, "metadata", "uid"));
-  if (out.uid.empty()) return Invalid("metadata.uid", "must not be empty");
+  if (out.uid.empty()) return InvalidClaim("metadata.uid", "must not be empty");
   ASSIGN_OR_RETURN(std::optional<std::string> rv,
                    json::GetOptionalString(*meta, "metadata", "resourceVersion"));
   out.resource_version = rv.value_or("");
@@ -161,8 +167,8 @@ absl::StatusOr<ResourceClaim> ParseResourceClaim(const Json& claim) {
   if (results != nullptr) {
     std::string path = json::Field(kDevices, "results");
     if (results->size() > kMaxAllocationResults) {
-      return Invalid(path,
-                     StrCat("too many entries: ", results->size(), " > ", kMaxAllocationResults));
+      return InvalidClaim(
+          path, StrCat("too many entries: ", results->size(), " > ", kMaxAllocationResults));
     }
     for (size_t i = 0; i < results->size(); ++i) {
       ASSIGN_OR_RETURN(AllocationResult r, ParseResult((*results)[i], json::Index(path, i)));
@@ -173,8 +179,8 @@ absl::StatusOr<ResourceClaim> ParseResourceClaim(const Json& claim) {
   if (configs != nullptr) {
     std::string path = json::Field(kDevices, "config");
     if (configs->size() > kMaxAllocationConfigs) {
-      return Invalid(path,
-                     StrCat("too many entries: ", configs->size(), " > ", kMaxAllocationConfigs));
+      return InvalidClaim(
+          path, StrCat("too many entries: ", configs->size(), " > ", kMaxAllocationConfigs));
     }
     for (size_t i = 0; i < configs->size(); ++i) {
       ASSIGN_OR_RETURN(std::optional<AllocationConfig> c,

@@ -5,6 +5,7 @@
 
 #include "spdlog/fmt/fmt.h"
 
+#include "agent/kube/internal/log.h"
 #include "agent/kube/slice_content.h"
 #include "agent/kube/slice_validation.h"
 #include "agent/kube/yaml_json.h"
@@ -25,10 +26,7 @@ constexpr char kHeader[] =
     "# Written by tessera-agent (standalone mode). The agent rewrites this file;\n"
     "# see docs/standalone.md.\n";
 
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = base::log::Get("kube");
-  return log;
-}
+using internal::Log;
 
 std::string Meta(const Json& obj, const char* key) {
   if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return "";

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/kube/internal/log.h"
 #include "agent/kube/slice_content.h"
 #include "agent/kube/slice_validation.h"
 #include "base/log.h"
@@ -17,10 +18,7 @@ namespace {
 using Json = nlohmann::json;
 using base::StrCat;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = base::log::Get("kube");
-  return log;
-}
+using internal::Log;
 
 std::string MetaField(const Json& obj, const char* key) {
   if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return "";

@@ -24,8 +24,8 @@ using tessera::testing::FakeClock;
 using tessera::testing::FakeKubeClient;
 using ::testing::HasSubstr;
 
-constexpr char kDriver[] = "gpu.tessera.dev";
-constexpr char kNode[] = "node-a";
+constexpr char kPublisherDriver[] = "gpu.tessera.dev";
+constexpr char kPublisherNode[] = "node-a";
 
 std::set<std::string> PublishedDevices(const std::vector<Json>& slices) {
   std::multiset<std::string> names = testing::PublishedDeviceNames(slices);
@@ -51,11 +51,11 @@ drivers::Inventory PlainGpus() {
 
 class PublisherTest : public ::testing::Test {
  protected:
-  void SetUp() override { store_.AddNode(kNode); }
+  void SetUp() override { store_.AddNode(kPublisherNode); }
 
   std::unique_ptr<Publisher> MakePublisher(PublisherOptions options = {}) {
-    options.driver = kDriver;
-    options.node_name = kNode;
+    options.driver = kPublisherDriver;
+    options.node_name = kPublisherNode;
     absl::StatusOr<std::unique_ptr<Publisher>> p =
         Publisher::Create(client_, clock_, metrics_, std::move(options));
     EXPECT_TRUE(p.ok()) << p.status();
@@ -85,14 +85,14 @@ TEST_F(PublisherTest, FirstSyncCreatesEverySliceWithOwner) {
   DesiredPool desired = *publisher->desired();
   EXPECT_TRUE(Converged(stored, desired));
   EXPECT_EQ(client_.writes(), static_cast<int>(desired.slices.size()));
-  Json node = store_.GetNode(kNode).body;
+  Json node = store_.GetNode(kPublisherNode).body;
   for (const Json& s : stored) {
     EXPECT_EQ(s["metadata"]["ownerReferences"][0]["uid"], node["metadata"]["uid"]);
     EXPECT_EQ(s["spec"]["pool"]["generation"], 1);
   }
   EXPECT_EQ(PublishedDevices(stored).size(), inv.devices.size());
   EXPECT_EQ(Metric("tessera_resourceslice_writes_total",
-                   {{"driver", kDriver}, {"op", "create"}, {"result", "success"}}),
+                   {{"driver", kPublisherDriver}, {"op", "create"}, {"result", "success"}}),
             static_cast<double>(desired.slices.size()));
 }
 
@@ -185,7 +185,8 @@ TEST_F(PublisherTest, AdoptsDroppedFieldsWithoutLooping) {
   ASSERT_OK(publisher->SetInventory(inv));
   ASSERT_OK(publisher->Sync());
   EXPECT_EQ(publisher->counters().adoptions, 1u);
-  EXPECT_EQ(Metric("tessera_resourceslice_dropped_fields_total", {{"driver", kDriver}}), 1);
+  EXPECT_EQ(Metric("tessera_resourceslice_dropped_fields_total", {{"driver", kPublisherDriver}}),
+            1);
   EXPECT_FALSE(store_.Slices()[0]["spec"]["devices"][1].contains("taints"));
 
   client_.ResetCalls();
@@ -218,14 +219,15 @@ TEST_F(PublisherTest, TransientErrorsFailTheSyncAndTheNextOneConverges) {
   ASSERT_OK(publisher->Sync());
   EXPECT_TRUE(Converged(store_.Slices(), *publisher->desired()));
   EXPECT_EQ(publisher->counters().failed_syncs, 2u);
-  EXPECT_EQ(Metric("tessera_resourceslice_syncs_total", {{"driver", kDriver}, {"result", "error"}}),
+  EXPECT_EQ(Metric("tessera_resourceslice_syncs_total",
+                   {{"driver", kPublisherDriver}, {"result", "error"}}),
             2);
 }
 
 TEST_F(PublisherTest, NodeOwnerRequiredInClusterOptionalStandalone) {
   ApiStore empty;
   FakeKubeClient client(empty);
-  PublisherOptions options{.driver = kDriver, .node_name = kNode};
+  PublisherOptions options{.driver = kPublisherDriver, .node_name = kPublisherNode};
   ASSERT_OK_AND_ASSIGN(auto strict, Publisher::Create(client, clock_, metrics_, options));
   ASSERT_OK(strict->SetInventory(testing::GpuNode(1)));
   EXPECT_THAT(strict->Sync(), testing::StatusIs(absl::StatusCode::kNotFound, HasSubstr("owner")));
@@ -240,12 +242,12 @@ TEST_F(PublisherTest, NodeOwnerRequiredInClusterOptionalStandalone) {
 }
 
 TEST_F(PublisherTest, RejectsBadNames) {
-  EXPECT_THAT(
-      Publisher::Create(client_, clock_, metrics_, {.driver = "bad_driver", .node_name = kNode}),
-      testing::StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      Publisher::Create(client_, clock_, metrics_, {.driver = kDriver, .node_name = "Node"}),
-      testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Publisher::Create(client_, clock_, metrics_,
+                                {.driver = "bad_driver", .node_name = kPublisherNode}),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Publisher::Create(client_, clock_, metrics_,
+                                {.driver = kPublisherDriver, .node_name = "Node"}),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(PublisherTest, SkippedDevicesAreCounted) {
@@ -254,7 +256,8 @@ TEST_F(PublisherTest, SkippedDevicesAreCounted) {
   inv.devices[0].name = "Bad_Name";
   ASSERT_OK(publisher->SetInventory(inv));
   EXPECT_EQ(
-      metrics_.GetGauge("tessera_resourceslice_skipped_devices", "", {{"driver", kDriver}}).value(),
+      metrics_.GetGauge("tessera_resourceslice_skipped_devices", "", {{"driver", kPublisherDriver}})
+          .value(),
       1);
   ASSERT_OK(publisher->Sync());
   EXPECT_EQ(PublishedDevices(store_.Slices()), (std::set<std::string>{"gpu-1"}));

@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "agent/kube/api_status.h"
+#include "agent/kube/internal/log.h"
 #include "agent/kube/slice_validation.h"
 #include "agent/kube/token_source.h"
 #include "base/json_util.h"
@@ -34,10 +35,7 @@ namespace {
 using Json = nlohmann::json;
 using base::StrCat;
 
-std::shared_ptr<spdlog::logger> Log() {
-  static auto log = base::log::Get("kube");
-  return log;
-}
+using internal::Log;
 
 constexpr char kSlicesPath[] = "/apis/resource.k8s.io/v1/resourceslices";
 
@@ -386,7 +384,7 @@ struct Transfer {
 
 enum class Failure { kNone, kConnect, kTimeout, kTransport, kCancelled, kVerify, kOther };
 
-absl::Status CheckName(std::string_view name, std::string_view what) {
+absl::Status CheckObjectName(std::string_view name, std::string_view what) {
   std::vector<std::string> errors = IsDns1123Subdomain(name);
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(StrCat(what, " ", base::Quote(name), ": ", errors.front()));
@@ -883,7 +881,7 @@ absl::StatusOr<Json> RestKubeClient::CreateResourceSlice(const Json& slice) {
 
 absl::StatusOr<Json> RestKubeClient::UpdateResourceSlice(const Json& slice) {
   std::string name = NameOf(slice);
-  RETURN_IF_ERROR(CheckName(name, "update resourceslice"));
+  RETURN_IF_ERROR(CheckObjectName(name, "update resourceslice"));
   Request req{.verb = "update",
               .resource = "resourceslices",
               .method = "PUT",
@@ -899,7 +897,7 @@ absl::StatusOr<Json> RestKubeClient::UpdateResourceSlice(const Json& slice) {
 
 absl::Status RestKubeClient::DeleteResourceSlice(std::string_view name,
                                                  const Preconditions& preconditions) {
-  RETURN_IF_ERROR(CheckName(name, "delete resourceslice"));
+  RETURN_IF_ERROR(CheckObjectName(name, "delete resourceslice"));
   Request req{.verb = "delete",
               .resource = "resourceslices",
               .method = "DELETE",
@@ -922,7 +920,7 @@ absl::StatusOr<Json> RestKubeClient::GetResourceClaim(std::string_view namespace
     return absl::InvalidArgumentError(
         StrCat(operation, ": namespace ", base::Quote(namespace_), ": ", e.front()));
   }
-  RETURN_IF_ERROR(CheckName(name, StrCat(operation, ": name")));
+  RETURN_IF_ERROR(CheckObjectName(name, StrCat(operation, ": name")));
   Request req{
       .verb = "get",
       .resource = "resourceclaims",
@@ -933,7 +931,7 @@ absl::StatusOr<Json> RestKubeClient::GetResourceClaim(std::string_view namespace
 }
 
 absl::StatusOr<Json> RestKubeClient::GetNode(std::string_view name) {
-  RETURN_IF_ERROR(CheckName(name, "get node"));
+  RETURN_IF_ERROR(CheckObjectName(name, "get node"));
   Request req{
       .verb = "get", .resource = "nodes", .method = "GET", .path = StrCat("/api/v1/nodes/", name)};
   req.operation = StrCat("get node ", name);

@@ -21,8 +21,8 @@ using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr char kDriver[] = "gpu.tessera.dev";
-constexpr char kNode[] = "node-a";
+constexpr char kBuilderDriver[] = "gpu.tessera.dev";
+constexpr char kBuilderNode[] = "node-a";
 
 std::vector<std::string> DeviceNames(const Json& slice_content) {
   std::vector<std::string> out;
@@ -48,7 +48,8 @@ drivers::Inventory PlainDevices(int n) {
 void ExpectValid(const DesiredPool& pool) {
   std::vector<Json> rendered;
   for (size_t i = 0; i < pool.slices.size(); ++i) {
-    Json slice = RenderSlice(pool, i, 1, NodeOwner{kNode, "8e3c3f0e-5c1e-4a44-9a5d-2c0f0f0f0f0f"});
+    Json slice =
+        RenderSlice(pool, i, 1, NodeOwner{kBuilderNode, "8e3c3f0e-5c1e-4a44-9a5d-2c0f0f0f0f0f"});
     slice["metadata"]["name"] = base::StrCat("s", i);
     EXPECT_THAT(DecodeCheckResourceSlice(slice), IsEmpty());
     FieldErrors errors = ValidateResourceSlice(slice);
@@ -59,10 +60,10 @@ void ExpectValid(const DesiredPool& pool) {
 }
 
 TEST(SliceBuilderTest, GpuNodeBecomesOneSliceWithNormalizedAttributes) {
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, kNode, testing::GpuNode(8), SliceBuildOptions{}));
-  EXPECT_EQ(pool.driver, kDriver);
-  EXPECT_EQ(pool.pool, kNode);
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kBuilderDriver, kBuilderNode,
+                                                   testing::GpuNode(8), SliceBuildOptions{}));
+  EXPECT_EQ(pool.driver, kBuilderDriver);
+  EXPECT_EQ(pool.pool, kBuilderNode);
   EXPECT_THAT(pool.skipped, IsEmpty());
   ASSERT_EQ(pool.slices.size(), 1u);
   EXPECT_THAT(DeviceNames(pool.slices[0]),
@@ -85,21 +86,21 @@ TEST(SliceBuilderTest, GpuNodeBecomesOneSliceWithNormalizedAttributes) {
 }
 
 TEST(SliceBuilderTest, RendersFullObjectWithOwnerAndPool) {
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, kNode, testing::GpuNode(2), SliceBuildOptions{}));
-  Json slice = RenderSlice(pool, 0, 7, NodeOwner{kNode, "uid-1"});
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kBuilderDriver, kBuilderNode,
+                                                   testing::GpuNode(2), SliceBuildOptions{}));
+  Json slice = RenderSlice(pool, 0, 7, NodeOwner{kBuilderNode, "uid-1"});
   EXPECT_EQ(slice["apiVersion"], "resource.k8s.io/v1");
   EXPECT_EQ(slice["kind"], "ResourceSlice");
   EXPECT_EQ(slice["metadata"]["generateName"], "node-a-gpu.tessera.dev-");
   EXPECT_EQ(slice["metadata"]["ownerReferences"], Json::array({{{"apiVersion", "v1"},
                                                                 {"kind", "Node"},
-                                                                {"name", kNode},
+                                                                {"name", kBuilderNode},
                                                                 {"uid", "uid-1"},
                                                                 {"controller", true}}}));
-  EXPECT_EQ(slice["spec"]["driver"], kDriver);
-  EXPECT_EQ(slice["spec"]["nodeName"], kNode);
+  EXPECT_EQ(slice["spec"]["driver"], kBuilderDriver);
+  EXPECT_EQ(slice["spec"]["nodeName"], kBuilderNode);
   EXPECT_EQ(slice["spec"]["pool"],
-            (Json{{"name", kNode}, {"generation", 7}, {"resourceSliceCount", 1}}));
+            (Json{{"name", kBuilderNode}, {"generation", 7}, {"resourceSliceCount", 1}}));
   for (const char* absent :
        {"allNodes", "nodeSelector", "perDeviceNodeSelection", "sharedCounters"}) {
     EXPECT_FALSE(slice["spec"].contains(absent)) << absent;
@@ -108,8 +109,8 @@ TEST(SliceBuilderTest, RendersFullObjectWithOwnerAndPool) {
 }
 
 TEST(SliceBuilderTest, SplitsAt128DevicesPerSlice) {
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, kNode, PlainDevices(300), SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kBuilderDriver, kBuilderNode, PlainDevices(300),
+                                                   SliceBuildOptions{}));
   ASSERT_EQ(pool.slices.size(), 3u);
   EXPECT_EQ(pool.slices[0]["devices"].size(), 128u);
   EXPECT_EQ(pool.slices[1]["devices"].size(), 128u);
@@ -122,8 +123,8 @@ TEST(SliceBuilderTest, SplitsAt64WhenDevicesHaveTaints) {
   drivers::Inventory inv = PlainDevices(200);
   for (int i = 150; i < 200; ++i)
     inv.devices[i].taints = {{"gpu.tessera.dev/degraded", "", "NoSchedule"}};
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
-                       BuildPool(kDriver, kNode, inv, SliceBuildOptions{.device_taints = true}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kBuilderDriver, kBuilderNode, inv,
+                                                   SliceBuildOptions{.device_taints = true}));
   std::vector<size_t> sizes;
   for (const Json& s : pool.slices) sizes.push_back(s["devices"].size());
   // 128 plain, then 22 plain that stop at the first tainted device's 64 limit.
@@ -131,16 +132,17 @@ TEST(SliceBuilderTest, SplitsAt64WhenDevicesHaveTaints) {
   ExpectValid(pool);
 
   // With taints off the same inventory packs at 128, without taints.
-  ASSERT_OK_AND_ASSIGN(DesiredPool plain, BuildPool(kDriver, kNode, inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool plain,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv, SliceBuildOptions{}));
   EXPECT_EQ(plain.slices.size(), 2u);
   EXPECT_FALSE(plain.slices[1]["devices"][60].contains("taints"));
 }
 
 TEST(SliceBuilderTest, PartitionsPublishCounterSetsInTheirOwnSlices) {
   drivers::Inventory inv = testing::PartitionedGpuNode(9, 8);  // 72 devices, 9 counter sets
-  ASSERT_OK_AND_ASSIGN(
-      DesiredPool pool,
-      BuildPool(kDriver, kNode, inv, SliceBuildOptions{.partitionable_devices = true}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv,
+                                 SliceBuildOptions{.partitionable_devices = true}));
   EXPECT_THAT(pool.skipped, IsEmpty());
   ASSERT_EQ(pool.slices.size(), 4u);
   // Counter sets first, 8 per slice, never together with devices.
@@ -162,7 +164,8 @@ TEST(SliceBuilderTest, PartitionsPublishCounterSetsInTheirOwnSlices) {
 
 TEST(SliceBuilderTest, WithoutPartitionsOnlyWholeDevicesArePublished) {
   drivers::Inventory inv = testing::PartitionedGpuNode(2, 4);
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, kNode, inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv, SliceBuildOptions{}));
   ASSERT_EQ(pool.slices.size(), 1u);
   EXPECT_THAT(DeviceNames(pool.slices[0]), ElementsAre("gpu-0", "gpu-1"));
   EXPECT_FALSE(pool.slices[0]["devices"][0].contains("consumesCounters"));
@@ -177,7 +180,8 @@ TEST(SliceBuilderTest, WithoutPartitionsTwoWholeDevicesOnOneSetKeepTheFirst) {
   drivers::Device twin = inv.devices[0];
   twin.name = "gpu-0-twin";
   inv.devices.push_back(twin);
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, kNode, inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv, SliceBuildOptions{}));
   EXPECT_THAT(DeviceNames(pool.slices[0]), ElementsAre("gpu-0"));
   ASSERT_EQ(pool.skipped.size(), 1u);
   EXPECT_THAT(pool.skipped[0].reason, HasSubstr("overlaps"));
@@ -189,12 +193,13 @@ TEST(SliceBuilderTest, ConsumableCapacityBehindItsFlag) {
   gpu.allow_multiple_allocations = true;
   gpu.capacity["memory"].request_policy =
       drivers::RequestPolicy{Gi(10), {}, drivers::ValidRange{Gi(10), Gi(80), Gi(10)}};
-  ASSERT_OK_AND_ASSIGN(DesiredPool off, BuildPool(kDriver, kNode, inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool off,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv, SliceBuildOptions{}));
   const Json& d_off = off.slices[0]["devices"][0];
   EXPECT_FALSE(d_off.contains("allowMultipleAllocations"));
   EXPECT_EQ(d_off["capacity"]["memory"], (Json{{"value", "80Gi"}}));
 
-  ASSERT_OK_AND_ASSIGN(DesiredPool on, BuildPool(kDriver, kNode, inv,
+  ASSERT_OK_AND_ASSIGN(DesiredPool on, BuildPool(kBuilderDriver, kBuilderNode, inv,
                                                  SliceBuildOptions{.consumable_capacity = true}));
   const Json& d_on = on.slices[0]["devices"][0];
   EXPECT_EQ(d_on["allowMultipleAllocations"], true);
@@ -209,12 +214,13 @@ TEST(SliceBuilderTest, UnhealthyDevicesSkippedOrTainted) {
   inv.devices[1].health = drivers::Health::kUnhealthy;
   inv.devices[1].health_message = "xid 79";
   inv.devices[2].health = drivers::Health::kUnknown;
-  ASSERT_OK_AND_ASSIGN(DesiredPool off, BuildPool(kDriver, kNode, inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool off,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv, SliceBuildOptions{}));
   EXPECT_THAT(DeviceNames(off.slices[0]), ElementsAre("gpu-0", "gpu-2"));
   EXPECT_THAT(off.skipped, ElementsAre(SkippedDevice{"gpu-1", "unhealthy: xid 79"}));
 
-  ASSERT_OK_AND_ASSIGN(DesiredPool on,
-                       BuildPool(kDriver, kNode, inv, SliceBuildOptions{.device_taints = true}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool on, BuildPool(kBuilderDriver, kBuilderNode, inv,
+                                                 SliceBuildOptions{.device_taints = true}));
   EXPECT_THAT(DeviceNames(on.slices[0]), ElementsAre("gpu-0", "gpu-1", "gpu-2"));
   EXPECT_EQ(on.slices[0]["devices"][1]["taints"],
             Json::array({{{"key", "gpu.tessera.dev/unhealthy"}, {"effect", "NoSchedule"}}}));
@@ -238,7 +244,8 @@ TEST(SliceBuilderTest, BadDevicesAreSkippedWithTheReason) {
   drivers::Device dup = inv.devices[1];
   inv.devices.insert(inv.devices.end(), {bad_name, too_many, long_string, clash, dup});
 
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, kNode, inv, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv, SliceBuildOptions{}));
   EXPECT_THAT(DeviceNames(pool.slices[0]), ElementsAre("gpu-0", "gpu-1"));
   std::map<std::string, std::string> reasons;
   for (const SkippedDevice& s : pool.skipped) reasons[s.device] = s.reason;
@@ -254,9 +261,9 @@ TEST(SliceBuilderTest, DanglingCounterReferenceSkipsTheDevice) {
   drivers::Inventory inv = testing::PartitionedGpuNode(1, 2);
   inv.devices[1].consumes_counters[0].counter_set = "gpu-9-counters";
   inv.devices[0].consumes_counters[0].counters["engines"] = testing::Units(1);
-  ASSERT_OK_AND_ASSIGN(
-      DesiredPool pool,
-      BuildPool(kDriver, kNode, inv, SliceBuildOptions{.partitionable_devices = true}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kBuilderDriver, kBuilderNode, inv,
+                                 SliceBuildOptions{.partitionable_devices = true}));
   EXPECT_EQ(pool.skipped.size(), 2u);
   EXPECT_THAT(pool.skipped[0].reason, HasSubstr("unknown counter \"engines\""));
   EXPECT_THAT(pool.skipped[1].reason, HasSubstr("unknown counter set \"gpu-9-counters\""));
@@ -264,7 +271,8 @@ TEST(SliceBuilderTest, DanglingCounterReferenceSkipsTheDevice) {
 }
 
 TEST(SliceBuilderTest, EmptyInventoryStillPublishesOneSlice) {
-  ASSERT_OK_AND_ASSIGN(DesiredPool pool, BuildPool(kDriver, kNode, {}, SliceBuildOptions{}));
+  ASSERT_OK_AND_ASSIGN(DesiredPool pool,
+                       BuildPool(kBuilderDriver, kBuilderNode, {}, SliceBuildOptions{}));
   ASSERT_EQ(pool.slices.size(), 1u);
   EXPECT_EQ(pool.slices[0], Json::object());
   ExpectValid(pool);
@@ -273,27 +281,30 @@ TEST(SliceBuilderTest, EmptyInventoryStillPublishesOneSlice) {
 TEST(SliceBuilderTest, OutputIsDeterministicAndOrderIndependent) {
   drivers::Inventory inv = testing::PartitionedGpuNode(4, 8);
   SliceBuildOptions options{.partitionable_devices = true};
-  ASSERT_OK_AND_ASSIGN(std::vector<Json> a, BuildSlices(kDriver, kNode, inv, options));
+  ASSERT_OK_AND_ASSIGN(std::vector<Json> a,
+                       BuildSlices(kBuilderDriver, kBuilderNode, inv, options));
   std::reverse(inv.devices.begin(), inv.devices.end());
-  ASSERT_OK_AND_ASSIGN(std::vector<Json> b, BuildSlices(kDriver, kNode, inv, options));
+  ASSERT_OK_AND_ASSIGN(std::vector<Json> b,
+                       BuildSlices(kBuilderDriver, kBuilderNode, inv, options));
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].dump(), b[i].dump());
 }
 
 TEST(SliceBuilderTest, RejectsBadDriverOrNodeName) {
-  EXPECT_THAT(BuildPool("gpu_driver", kNode, {}, {}),
+  EXPECT_THAT(BuildPool("gpu_driver", kBuilderNode, {}, {}),
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("driver name")));
-  EXPECT_THAT(BuildPool(kDriver, "Node A", {}, {}),
+  EXPECT_THAT(BuildPool(kBuilderDriver, "Node A", {}, {}),
               testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node name")));
 }
 
 TEST(SliceBuilderTest, GenerateNameIsCutToWhatTheServerKeeps) {
-  EXPECT_EQ(SliceGenerateName("node-a", kDriver), "node-a-gpu.tessera.dev-");
+  EXPECT_EQ(SliceGenerateName("node-a", kBuilderDriver), "node-a-gpu.tessera.dev-");
   std::string long_node(80, 'n');
-  std::string prefix = SliceGenerateName(long_node, kDriver);
+  std::string prefix = SliceGenerateName(long_node, kBuilderDriver);
   EXPECT_EQ(prefix.size(), 58u);
   EXPECT_EQ(prefix.back(), '-');
-  EXPECT_EQ(SliceGenerateName(std::string(56, 'n') + ".x", kDriver), std::string(56, 'n') + "-");
+  EXPECT_EQ(SliceGenerateName(std::string(56, 'n') + ".x", kBuilderDriver),
+            std::string(56, 'n') + "-");
   EXPECT_EQ(DriverName("rdma", "tessera.dev"), "rdma.tessera.dev");
 }
 

@@ -17,7 +17,7 @@ Json Obj(const std::string& name, const std::string& rv, const std::string& mode
       {"spec", {{"devices", {{{"name", "d"}, {"attributes", {{"m", {{"string", model}}}}}}}}}}};
 }
 
-std::vector<std::string> Names(const std::vector<Json>& v) {
+std::vector<std::string> ObjectNames(const std::vector<Json>& v) {
   std::vector<std::string> out;
   for (const Json& o : v) out.push_back(o["metadata"]["name"]);
   return out;
@@ -28,10 +28,10 @@ TEST(SliceCacheTest, OwnCreateIsVisibleBeforeTheInformerSeesIt) {
   SliceCache cache(clock, std::chrono::seconds(60));
   cache.Replace({Obj("a", "10")}, "10");
   cache.Stored(Obj("b", "11"));
-  EXPECT_THAT(Names(cache.View()), ::testing::ElementsAre("a", "b"));
+  EXPECT_THAT(ObjectNames(cache.View()), ::testing::ElementsAre("a", "b"));
   // ... and gone from the overlay once the TTL passes without the informer.
   clock.Advance(std::chrono::seconds(61));
-  EXPECT_THAT(Names(cache.View()), ::testing::ElementsAre("a"));
+  EXPECT_THAT(ObjectNames(cache.View()), ::testing::ElementsAre("a"));
 }
 
 TEST(SliceCacheTest, NewerVersionWins) {
@@ -66,7 +66,7 @@ TEST(SliceCacheTest, RelistDropsOwnWritesItCovers) {
   cache.Stored(Obj("b", "15"));
   // A list at version 12 without "a": someone deleted it. "b" is newer than the list.
   cache.Replace({}, "12");
-  EXPECT_THAT(Names(cache.View()), ::testing::ElementsAre("b"));
+  EXPECT_THAT(ObjectNames(cache.View()), ::testing::ElementsAre("b"));
 }
 
 TEST(SliceCacheTest, BookmarkMovesTheVersionOnly) {

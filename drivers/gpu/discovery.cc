@@ -6,10 +6,12 @@
 
 #include "spdlog/fmt/fmt.h"
 
+#include "base/byte_units.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/status.h"
 #include "base/strings.h"
+#include "drivers/gpu/internal/log.h"
 #include "drivers/gpu/pci_ids.h"
 
 namespace tessera::drivers::gpu {
@@ -21,12 +23,9 @@ using topology::OsDevice;
 using topology::OsDeviceType;
 using topology::PciDevice;
 
-constexpr uint64_t kKiB = 1024;
+using base::kKiB;
 
-spdlog::logger& Log() {
-  static const auto logger = base::log::Get("gpu");
-  return *logger;
-}
+using internal::Log;
 
 std::string Msg(const absl::Status& s) { return std::string(base::Std(s.message())); }
 

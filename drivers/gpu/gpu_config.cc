@@ -1,5 +1,6 @@
 #include "drivers/gpu/gpu_config.h"
 
+#include "base/byte_units.h"
 #include "base/json_util.h"
 #include "base/quantity.h"
 #include "base/status.h"
@@ -13,7 +14,7 @@ using base::StrCat;
 using Json = nlohmann::json;
 namespace json = base::json;
 
-constexpr uint64_t kMiB = uint64_t{1} << 20;
+using base::kMiB;
 
 absl::Status Invalid(std::string_view field, std::string_view what) {
   return absl::InvalidArgumentError(StrCat(field, ": ", what));

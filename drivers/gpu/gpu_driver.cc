@@ -7,12 +7,15 @@
 
 #include "spdlog/fmt/fmt.h"
 
+#include "base/byte_units.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "drivers/attributes.h"
 #include "drivers/gpu/driver_files.h"
+#include "drivers/gpu/internal/bytes_quantity.h"
+#include "drivers/gpu/internal/log.h"
 #include "drivers/gpu/mig.h"
 #include "drivers/naming.h"
 
@@ -23,12 +26,9 @@ using base::Quantity;
 using base::StrCat;
 using Json = nlohmann::json;
 
-constexpr uint64_t kMiB = uint64_t{1} << 20;
+using base::kMiB;
 
-spdlog::logger& Log() {
-  static const auto logger = base::log::Get("gpu");
-  return *logger;
-}
+using internal::Log;
 
 enum class TargetKind { kWhole, kMigExisting, kMigPlacement };
 
@@ -41,9 +41,7 @@ GpuTarget TargetOf(const GpuRecord& g) {
           .cuda_id = g.uuid.empty() ? std::to_string(g.index) : g.uuid};
 }
 
-Quantity Bytes(uint64_t n) {
-  return Quantity::FromInt(static_cast<int64_t>(n), Quantity::Format::kBinarySI);
-}
+using internal::Bytes;
 
 // "550.54.15"-style text as a semver Version attribute, when it is one.
 void PutVersion(Device& d, std::string_view name, std::string_view text) {

@@ -5,6 +5,7 @@
 
 #include "base/parse.h"
 #include "base/strings.h"
+#include "drivers/gpu/internal/bytes_quantity.h"
 
 namespace tessera::drivers::gpu {
 namespace {
@@ -15,9 +16,7 @@ using base::StrCat;
 constexpr std::string_view kMigInfix = "-mig-";
 
 Quantity Count(uint64_t n) { return Quantity::FromInt(static_cast<int64_t>(n)); }
-Quantity Bytes(uint64_t n) {
-  return Quantity::FromInt(static_cast<int64_t>(n), Quantity::Format::kBinarySI);
-}
+using internal::Bytes;
 
 uint32_t MemorySlices(const std::vector<nvidia::GpuInstanceProfile>& profiles) {
   uint32_t n = 0;

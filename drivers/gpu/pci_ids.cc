@@ -2,10 +2,12 @@
 
 #include <array>
 
+#include "base/byte_units.h"
+
 namespace tessera::drivers::gpu {
 namespace {
 
-constexpr uint64_t kMiB = uint64_t{1} << 20;
+using base::kMiB;
 
 // Sources: the PCI ID Repository (pci-ids.ucw.cz) for names, NVIDIA's CUDA
 // GPUs page for compute capabilities, `nvidia-smi -q` of each board for the

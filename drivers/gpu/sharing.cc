@@ -5,16 +5,14 @@
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "drivers/gpu/internal/log.h"
 
 namespace tessera::drivers::gpu {
 namespace {
 
 using base::StrCat;
 
-spdlog::logger& Log() {
-  static const auto logger = base::log::Get("gpu");
-  return *logger;
-}
+using internal::Log;
 
 std::string Users(const std::set<std::string>& users) { return base::Join(users, ", "); }
 

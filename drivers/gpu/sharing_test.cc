@@ -23,8 +23,8 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
-const GpuTarget kGpu0{.key = "GPU-aaaa", .smi_id = "GPU-aaaa", .cuda_id = "GPU-aaaa"};
-const GpuTarget kGpu1{.key = "GPU-bbbb", .smi_id = "GPU-bbbb", .cuda_id = "GPU-bbbb"};
+const GpuTarget kTarget0{.key = "GPU-aaaa", .smi_id = "GPU-aaaa", .cuda_id = "GPU-aaaa"};
+const GpuTarget kTarget1{.key = "GPU-bbbb", .smi_id = "GPU-bbbb", .cuda_id = "GPU-bbbb"};
 
 class SharingTest : public ::testing::Test {
  protected:
@@ -66,68 +66,68 @@ class SharingTest : public ::testing::Test {
 };
 
 TEST_F(SharingTest, TimeSliceIsAppliedForTheFirstUserAndResetAfterTheLast) {
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kLong, "claim-a/gpu-0"));
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kLong, "claim-b/gpu-0"));
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kLong, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kLong, "claim-b/gpu-0"));
   EXPECT_THAT(tools_.Commands(),
               ElementsAre("nvidia-smi -i GPU-aaaa -c DEFAULT",
                           "nvidia-smi compute-policy -i GPU-aaaa --set-timeslice 3"));
   tools_.Clear();
-  ASSERT_OK(controller().ReleaseTimeSlice(kGpu0, "claim-a/gpu-0"));
+  ASSERT_OK(controller().ReleaseTimeSlice(kTarget0, "claim-a/gpu-0"));
   EXPECT_THAT(tools_.Commands(), IsEmpty());
-  ASSERT_OK(controller().ReleaseTimeSlice(kGpu0, "claim-b/gpu-0"));
+  ASSERT_OK(controller().ReleaseTimeSlice(kTarget0, "claim-b/gpu-0"));
   EXPECT_THAT(tools_.Commands(),
               ElementsAre("nvidia-smi compute-policy -i GPU-aaaa --set-timeslice 0"));
-  EXPECT_THAT(controller().TimeSliceUsers(kGpu0.key), IsEmpty());
+  EXPECT_THAT(controller().TimeSliceUsers(kTarget0.key), IsEmpty());
 }
 
 TEST_F(SharingTest, AcquireAndReleaseAreIdempotentPerUser) {
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
   EXPECT_EQ(tools_.Commands().size(), 2u);
-  ASSERT_OK(controller().ReleaseTimeSlice(kGpu0, "claim-a/gpu-0"));
-  ASSERT_OK(controller().ReleaseTimeSlice(kGpu0, "claim-a/gpu-0"));
-  ASSERT_OK(controller().ReleaseTimeSlice(kGpu0, "never-held/gpu-0"));
+  ASSERT_OK(controller().ReleaseTimeSlice(kTarget0, "claim-a/gpu-0"));
+  ASSERT_OK(controller().ReleaseTimeSlice(kTarget0, "claim-a/gpu-0"));
+  ASSERT_OK(controller().ReleaseTimeSlice(kTarget0, "never-held/gpu-0"));
   EXPECT_EQ(tools_.Commands().size(), 3u);
 }
 
 TEST_F(SharingTest, TimeSliceIntervalConflictIsRefusedBeforeAnyCommand) {
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
   tools_.Clear();
-  EXPECT_THAT(controller().CheckTimeSlice(kGpu0, TimeSliceInterval::kLong, "claim-b/gpu-0"),
+  EXPECT_THAT(controller().CheckTimeSlice(kTarget0, TimeSliceInterval::kLong, "claim-b/gpu-0"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("interval Short")));
-  EXPECT_THAT(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kLong, "claim-b/gpu-0"),
+  EXPECT_THAT(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kLong, "claim-b/gpu-0"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("claim-a/gpu-0")));
   // The holder itself may re-prepare with its own interval; another GPU is free.
-  EXPECT_OK(controller().CheckTimeSlice(kGpu0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
-  EXPECT_OK(controller().CheckTimeSlice(kGpu1, TimeSliceInterval::kLong, "claim-b/gpu-0"));
+  EXPECT_OK(controller().CheckTimeSlice(kTarget0, TimeSliceInterval::kShort, "claim-a/gpu-0"));
+  EXPECT_OK(controller().CheckTimeSlice(kTarget1, TimeSliceInterval::kLong, "claim-b/gpu-0"));
   EXPECT_THAT(tools_.Commands(), IsEmpty());
 }
 
 TEST_F(SharingTest, MpsDaemonStartsOnceAndStopsAfterTheLastUser) {
-  absl::StatusOr<MpsDaemon> d = controller().AcquireMps(kGpu0, "claim-a/gpu-0/share-1");
+  absl::StatusOr<MpsDaemon> d = controller().AcquireMps(kTarget0, "claim-a/gpu-0/share-1");
   ASSERT_OK(d);
-  EXPECT_EQ(d->pipe_dir, Pipe(kGpu0));
-  EXPECT_EQ(d->log_dir, Log(kGpu0));
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-b/gpu-0/share-2"));
+  EXPECT_EQ(d->pipe_dir, Pipe(kTarget0));
+  EXPECT_EQ(d->log_dir, Log(kTarget0));
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-b/gpu-0/share-2"));
   EXPECT_THAT(tools_.Commands(), ElementsAre("nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS",
-                                             Start(kGpu0), Probe(kGpu0)));
+                                             Start(kTarget0), Probe(kTarget0)));
   tools_.Clear();
-  ASSERT_OK(controller().ReleaseMps(kGpu0, "claim-a/gpu-0/share-1"));
+  ASSERT_OK(controller().ReleaseMps(kTarget0, "claim-a/gpu-0/share-1"));
   EXPECT_THAT(tools_.Commands(), IsEmpty());
-  ASSERT_OK(controller().ReleaseMps(kGpu0, "claim-b/gpu-0/share-2"));
+  ASSERT_OK(controller().ReleaseMps(kTarget0, "claim-b/gpu-0/share-2"));
   EXPECT_THAT(tools_.Commands(),
-              ElementsAre(Probe(kGpu0), Quit(kGpu0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
+              ElementsAre(Probe(kTarget0), Quit(kTarget0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
 }
 
 TEST_F(SharingTest, FailedDaemonStartRestoresTheComputeModeAndKeepsNoUser) {
   tools_.FailOn("-d");
-  absl::StatusOr<MpsDaemon> d = controller().AcquireMps(kGpu0, "claim-a/gpu-0");
+  absl::StatusOr<MpsDaemon> d = controller().AcquireMps(kTarget0, "claim-a/gpu-0");
   EXPECT_THAT(d, StatusIs(absl::StatusCode::kInternal,
                           AllOf(HasSubstr("start MPS control daemon for GPU GPU-aaaa"),
                                 HasSubstr("exited with status 3"), HasSubstr("injected failure"))));
   EXPECT_THAT(tools_.Commands(), ElementsAre("nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS",
-                                             Start(kGpu0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
-  EXPECT_THAT(controller().MpsUsers(kGpu0.key), IsEmpty());
+                                             Start(kTarget0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
+  EXPECT_THAT(controller().MpsUsers(kTarget0.key), IsEmpty());
 }
 
 TEST_F(SharingTest, MissingToolIsAFailedPreconditionNamingIt) {
@@ -135,63 +135,63 @@ TEST_F(SharingTest, MissingToolIsAFailedPreconditionNamingIt) {
                       SharingTools{.nvidia_smi = tools_.nvidia_smi(),
                                    .mps_control = tools_.dir() + "/no-such-mps-control"},
                       state_.path());
-  EXPECT_OK(fs_.CreateDirectories(Pipe(kGpu0), 0755));  // so the probe runs
-  EXPECT_THAT(c.AcquireMps(kGpu0, "claim-a/gpu-0"),
+  EXPECT_OK(fs_.CreateDirectories(Pipe(kTarget0), 0755));  // so the probe runs
+  EXPECT_THAT(c.AcquireMps(kTarget0, "claim-a/gpu-0"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("no-such-mps-control not found on this node")));
 }
 
 TEST_F(SharingTest, ADaemonThatDiedIsRestartedForTheNextUser) {
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-a/gpu-0"));
   // The daemon goes away behind our back.
-  ASSERT_EQ(std::remove((Pipe(kGpu0) + "/control").c_str()), 0);
+  ASSERT_EQ(std::remove((Pipe(kTarget0) + "/control").c_str()), 0);
   tools_.Clear();
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-b/gpu-0"));
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-b/gpu-0"));
   EXPECT_THAT(
       tools_.Commands(),
-      ElementsAre(Probe(kGpu0), "nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS", Start(kGpu0)));
+      ElementsAre(Probe(kTarget0), "nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS", Start(kTarget0)));
 }
 
 TEST_F(SharingTest, TimeSlicingAndMpsExcludeEachOtherOnOneGpu) {
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-a/gpu-0"));
-  EXPECT_THAT(controller().AcquireTimeSlice(kGpu0, TimeSliceInterval::kDefault, "claim-b/gpu-0"),
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-a/gpu-0"));
+  EXPECT_THAT(controller().AcquireTimeSlice(kTarget0, TimeSliceInterval::kDefault, "claim-b/gpu-0"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("runs an MPS daemon")));
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu1, TimeSliceInterval::kDefault, "claim-c/gpu-1"));
-  EXPECT_THAT(controller().CheckMps(kGpu1, "claim-d/gpu-1"),
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget1, TimeSliceInterval::kDefault, "claim-c/gpu-1"));
+  EXPECT_THAT(controller().CheckMps(kTarget1, "claim-d/gpu-1"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("is time-sliced")));
 }
 
 TEST_F(SharingTest, RestoredUsersKeepTheDaemonUntilTheLastOneLeaves) {
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-a/gpu-0"));
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-b/gpu-0"));
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-b/gpu-0"));
   SharingController& after = Restart();
-  after.RestoreMps(kGpu0, "claim-a/gpu-0");
-  after.RestoreMps(kGpu0, "claim-b/gpu-0");
+  after.RestoreMps(kTarget0, "claim-a/gpu-0");
+  after.RestoreMps(kTarget0, "claim-b/gpu-0");
   tools_.Clear();
-  ASSERT_OK(after.ReleaseMps(kGpu0, "claim-a/gpu-0"));
+  ASSERT_OK(after.ReleaseMps(kTarget0, "claim-a/gpu-0"));
   EXPECT_THAT(tools_.Commands(), IsEmpty());
-  ASSERT_OK(after.ReleaseMps(kGpu0, "claim-b/gpu-0"));
+  ASSERT_OK(after.ReleaseMps(kTarget0, "claim-b/gpu-0"));
   EXPECT_THAT(tools_.Commands(),
-              ElementsAre(Probe(kGpu0), Quit(kGpu0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
+              ElementsAre(Probe(kTarget0), Quit(kTarget0), "nvidia-smi -i GPU-aaaa -c DEFAULT"));
 }
 
 TEST_F(SharingTest, AfterARebootReapplyRunsEachGpusSetupOnce) {
-  ASSERT_OK(controller().AcquireMps(kGpu0, "claim-a/gpu-0"));
-  ASSERT_OK(controller().AcquireTimeSlice(kGpu1, TimeSliceInterval::kMedium, "claim-b/gpu-1"));
+  ASSERT_OK(controller().AcquireMps(kTarget0, "claim-a/gpu-0"));
+  ASSERT_OK(controller().AcquireTimeSlice(kTarget1, TimeSliceInterval::kMedium, "claim-b/gpu-1"));
   // A reboot: the daemon is gone, the time slice reset; the state dir stays.
-  ASSERT_EQ(std::remove((Pipe(kGpu0) + "/control").c_str()), 0);
+  ASSERT_EQ(std::remove((Pipe(kTarget0) + "/control").c_str()), 0);
   SharingController& after = Restart();
-  after.RestoreMps(kGpu0, "claim-a/gpu-0");
-  after.RestoreTimeSlice(kGpu1, TimeSliceInterval::kMedium, "claim-b/gpu-1");
+  after.RestoreMps(kTarget0, "claim-a/gpu-0");
+  after.RestoreTimeSlice(kTarget1, TimeSliceInterval::kMedium, "claim-b/gpu-1");
   tools_.Clear();
-  ASSERT_OK(after.Reapply(kGpu0));
-  ASSERT_OK(after.Reapply(kGpu1));
-  ASSERT_OK(after.Reapply(kGpu0));  // a second claim on the same GPU: nothing more
+  ASSERT_OK(after.Reapply(kTarget0));
+  ASSERT_OK(after.Reapply(kTarget1));
+  ASSERT_OK(after.Reapply(kTarget0));  // a second claim on the same GPU: nothing more
   EXPECT_THAT(tools_.Commands(),
-              ElementsAre(Probe(kGpu0), "nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS", Start(kGpu0),
-                          "nvidia-smi -i GPU-bbbb -c DEFAULT",
+              ElementsAre(Probe(kTarget0), "nvidia-smi -i GPU-aaaa -c EXCLUSIVE_PROCESS",
+                          Start(kTarget0), "nvidia-smi -i GPU-bbbb -c DEFAULT",
                           "nvidia-smi compute-policy -i GPU-bbbb --set-timeslice 2"));
-  EXPECT_THAT(after.MpsUsers(kGpu0.key), UnorderedElementsAre("claim-a/gpu-0"));
+  EXPECT_THAT(after.MpsUsers(kTarget0.key), UnorderedElementsAre("claim-a/gpu-0"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "base/byte_units.h"
 #include "drivers/attributes.h"
 #include "drivers/npu/dlopen_dcmi.h"
 #include "drivers/npu/dlopen_hlml.h"
@@ -20,7 +21,7 @@ using testing::NpuFixture;
 using testing::ScopedEnv;
 using testing::SimNode;
 
-constexpr uint64_t kGiB = uint64_t{1} << 30;
+using base::kGiB;
 
 std::vector<AscendChip> FixtureChips() {
   ScopedEnv env("TESSERA_FAKE_DCMI_CONFIG", NpuFixture("dcmi-8x910b3.json"));

@@ -7,33 +7,26 @@
 
 #include "spdlog/fmt/fmt.h"
 
+#include "base/byte_units.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "drivers/npu/internal/dcmi_abi.h"
 #include "drivers/npu/internal/dl_library.h"
+#include "drivers/npu/internal/log.h"
 
 namespace tessera::drivers::npu {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const std::shared_ptr<spdlog::logger> log = base::log::Get("npu");
-  return log;
-}
+using internal::Log;
 
 // Most cards a node can hold many times over (an Atlas 900 node has 16).
 constexpr int kMaxCards = 64;
 constexpr int kMaxChipsPerCard = 16;
 
-// An output struct with slack behind it, so that a library writing a larger
-// (newer) layout than the one we declare scribbles on the slack, not the stack.
-template <typename T>
-struct Out {
-  T value{};
-  unsigned char slack[256]{};
-};
+using internal::Out;
 
 std::string_view DcmiErrorName(int rc) {
   switch (rc) {
@@ -118,9 +111,9 @@ struct DlopenDcmi::Api {
 
 namespace {
 
-using Api = DlopenDcmi::Api;
+using DcmiApi = DlopenDcmi::Api;
 
-absl::Status ResolveAll(Api& api) {
+absl::Status ResolveDcmiSymbols(DcmiApi& api) {
   const internal::DlLibrary& lib = *api.library;
   auto require = [&](const char* name, auto* fn) -> absl::Status {
     if (lib.Resolve(name, fn)) return absl::OkStatus();
@@ -151,10 +144,10 @@ absl::Status ResolveAll(Api& api) {
   return absl::OkStatus();
 }
 
-constexpr uint64_t kMiB = uint64_t{1024} * 1024;
+using base::kMiB;
 
 // Optional facts of one chip; each failure just leaves its field empty.
-void ReadOptional(const Api& api, AscendChip& chip) {
+void ReadOptional(const DcmiApi& api, AscendChip& chip) {
   const int card = chip.card_id;
   const int dev = chip.device_id;
   if (api.hbm_info != nullptr) {
@@ -187,7 +180,7 @@ void ReadOptional(const Api& api, AscendChip& chip) {
   }
 }
 
-absl::StatusOr<AscendChip> ReadChip(const Api& api, int card, int dev) {
+absl::StatusOr<AscendChip> ReadChip(const DcmiApi& api, int card, int dev) {
   const std::string what = fmt::format("chip {} of card {}", dev, card);
   AscendChip chip;
   chip.card_id = card;
@@ -246,7 +239,7 @@ absl::StatusOr<std::unique_ptr<DlopenDcmi>> DlopenDcmi::Load(const std::string& 
   auto api = std::make_unique<Api>();
   ASSIGN_OR_RETURN(api->library,
                    internal::DlLibrary::Open(library, "is the Ascend driver installed?"));
-  RETURN_IF_ERROR(base::Annotate(ResolveAll(*api), op));
+  RETURN_IF_ERROR(base::Annotate(ResolveDcmiSymbols(*api), op));
   if (int rc = api->init(); rc != abi::kDcmiOk) {
     absl::Status s = DcmiStatus(rc, base::StrCat(op, ": initialize dcmi"));
     return absl::FailedPreconditionError(s.message());

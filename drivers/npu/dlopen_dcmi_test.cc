@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "base/byte_units.h"
 #include "drivers/npu/testing/npu_test_env.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/matchers/status_matchers.h"
@@ -19,7 +20,7 @@ using ::testing::HasSubstr;
 using testing::NpuFixture;
 using testing::ScopedEnv;
 
-constexpr uint64_t kGiB = uint64_t{1} << 30;
+using base::kGiB;
 
 class DlopenDcmiTest : public ::testing::Test {
  protected:

@@ -12,23 +12,17 @@
 #include "base/strings.h"
 #include "drivers/npu/internal/dl_library.h"
 #include "drivers/npu/internal/hlml_abi.h"
+#include "drivers/npu/internal/log.h"
 
 namespace tessera::drivers::npu {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const std::shared_ptr<spdlog::logger> log = base::log::Get("npu");
-  return log;
-}
+using internal::Log;
 
 constexpr unsigned int kMaxDevices = 64;
 
-template <typename T>
-struct Out {
-  T value{};
-  unsigned char slack[256]{};
-};
+using internal::Out;
 
 std::string_view HlmlErrorName(int rc) {
   switch (rc) {
@@ -109,9 +103,9 @@ struct DlopenHlml::Api {
 
 namespace {
 
-using Api = DlopenHlml::Api;
+using HlmlApi = DlopenHlml::Api;
 
-absl::Status ResolveAll(Api& api) {
+absl::Status ResolveHlmlSymbols(HlmlApi& api) {
   const internal::DlLibrary& lib = *api.library;
   auto require = [&](const char* name, auto* fn) -> absl::Status {
     if (lib.Resolve(name, fn)) return absl::OkStatus();
@@ -152,7 +146,7 @@ std::optional<uint32_t> OptionalUint(abi::hlml_device_get_uint_fn fn, abi::hlml_
   return value;
 }
 
-absl::StatusOr<GaudiDevice> ReadDevice(const Api& api, unsigned int index) {
+absl::StatusOr<GaudiDevice> ReadDevice(const HlmlApi& api, unsigned int index) {
   const std::string what = fmt::format("gaudi {}", index);
   abi::hlml_device_t handle = nullptr;
   RETURN_IF_ERROR(HlmlStatus(api.handle(index, &handle), base::StrCat("get handle of ", what)));
@@ -190,7 +184,7 @@ absl::StatusOr<std::unique_ptr<DlopenHlml>> DlopenHlml::Load(const std::string& 
   auto api = std::make_unique<Api>();
   ASSIGN_OR_RETURN(api->library,
                    internal::DlLibrary::Open(library, "is the Gaudi software stack installed?"));
-  RETURN_IF_ERROR(base::Annotate(ResolveAll(*api), op));
+  RETURN_IF_ERROR(base::Annotate(ResolveHlmlSymbols(*api), op));
   if (int rc = api->init(); rc != abi::kHlmlSuccess) {
     absl::Status s = HlmlStatus(rc, base::StrCat(op, ": initialize hlml"));
     return absl::FailedPreconditionError(s.message());

@@ -13,6 +13,7 @@
 #include "drivers/naming.h"
 #include "drivers/npu/dlopen_dcmi.h"
 #include "drivers/npu/dlopen_hlml.h"
+#include "drivers/npu/internal/log.h"
 #include "drivers/npu/npu_config.h"
 #include "drivers/npu/vnpu.h"
 
@@ -20,10 +21,7 @@ namespace tessera::drivers::npu {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const std::shared_ptr<spdlog::logger> log = base::log::Get("npu");
-  return log;
-}
+using internal::Log;
 
 // The shared management nodes every Ascend container needs next to its
 // davinci nodes (mind-cluster ascend-docker-runtime and every documented

@@ -10,6 +10,7 @@
 
 #include "spdlog/fmt/fmt.h"
 
+#include "base/byte_units.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/status_macros.h"
@@ -27,7 +28,7 @@ namespace {
 // ones the driver rejects.
 constexpr unsigned int kMaxGpuInstanceProfileIndex = 32;
 constexpr unsigned int kMaxComputeInstanceProfileIndex = 16;
-constexpr uint64_t kMiB = uint64_t{1024} * 1024;
+using base::kMiB;
 
 std::shared_ptr<spdlog::logger> Log() {
   static const std::shared_ptr<spdlog::logger> log = base::log::Get("nvidia");

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
+#include "base/byte_units.h"
 #include "base/filesystem.h"
 #include "drivers/nvidia/testing/fake_nvml_env.h"
 #include "test/fakes/base/temp_dir.h"
@@ -36,7 +37,7 @@ using testing::ScopedFakeNvmlEnv;
 using ::testing::SizeIs;
 using Json = nlohmann::json;
 
-constexpr uint64_t kMiB = uint64_t{1024} * 1024;
+using base::kMiB;
 
 Json ReadJson(const std::string& path) {
   std::ifstream in(path);

@@ -4,6 +4,7 @@
 
 #include "spdlog/fmt/fmt.h"
 
+#include "base/byte_units.h"
 #include "base/status.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -12,7 +13,7 @@ namespace tessera::drivers::nvidia {
 namespace {
 
 using Json = nlohmann::json;
-constexpr uint64_t kMiB = uint64_t{1024} * 1024;
+using base::kMiB;
 
 std::string Hex(uint32_t value, int digits) { return fmt::format("0x{:0{}x}", value, digits); }
 

@@ -9,8 +9,10 @@
 #include "base/command_runner.h"
 #include "base/strings.h"
 #include "base/sysfs.h"
+#include "test/fakes/base/pci_addr.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/drivers/rdma/fake_verbs.h"
+#include "test/fakes/drivers/rdma/test_nodes.h"
 #include "test/fakes/topology/fake_netlink.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -19,6 +21,8 @@
 namespace tessera::drivers::rdma {
 namespace {
 
+using ::tessera::testing::PciAddr;
+using ::tessera::testing::RdmaTestNode;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -27,15 +31,9 @@ using ::testing::IsEmpty;
 using ::testing::Optional;
 using ::testing::SizeIs;
 
-base::PciAddress Pci(std::string_view text) { return *base::PciAddress::Parse(text); }
-
-std::string TestNode(std::string_view node) {
-  return base::StrCat(TESSERA_SOURCE_DIR, "/test/testdata/rdma/", node);
-}
-
 const RdmaRecord* Find(const RdmaDiscovery& d, std::string_view bdf) {
   for (const RdmaRecord& r : d.records) {
-    if (r.address == Pci(bdf)) return &r;
+    if (r.address == PciAddr(bdf)) return &r;
   }
   return nullptr;
 }
@@ -54,7 +52,7 @@ LoadedNode Load(const std::string& root) {
 }
 
 TEST(DiscoverRdmaTest, ConnectX7InfiniBandPfAndVfs) {
-  LoadedNode node = Load(TestNode("cx7-ib-sriov"));
+  LoadedNode node = Load(RdmaTestNode("cx7-ib-sriov"));
   RdmaDiscovery d = DiscoverRdma({.topology = node.topology, .sysfs = node.sysfs.get()});
   ASSERT_THAT(d.records, SizeIs(4));  // 3 on the ConnectX-7, 1 ConnectX-6; no GPU
   EXPECT_THAT(d.rdma_cm, Optional(DevNumber{10, 58}));
@@ -72,7 +70,7 @@ TEST(DiscoverRdmaTest, ConnectX7InfiniBandPfAndVfs) {
   EXPECT_EQ(pf->sriov_numvfs, 2);
   EXPECT_EQ(pf->numa_node, 0);
   EXPECT_EQ(pf->pcie_root, "pci0000:00");
-  EXPECT_EQ(pf->pcie_switch, Pci("0000:01:00.0"));
+  EXPECT_EQ(pf->pcie_switch, PciAddr("0000:01:00.0"));
   ASSERT_THAT(pf->ports, SizeIs(1));
   EXPECT_EQ(pf->ports[0].link_layer, LinkLayer::kInfiniBand);
   EXPECT_EQ(pf->ports[0].rate_mbps, 400000u);
@@ -87,12 +85,12 @@ TEST(DiscoverRdmaTest, ConnectX7InfiniBandPfAndVfs) {
 
   // The GPU under the same switch has the same switch in the model: the
   // value both drivers publish as <domain>/pcieSwitch.
-  EXPECT_EQ(node.topology.FindDevice(Pci("0000:03:00.0"))->pcie_switch, pf->pcie_switch);
+  EXPECT_EQ(node.topology.FindDevice(PciAddr("0000:03:00.0"))->pcie_switch, pf->pcie_switch);
 
   const RdmaRecord* vf = Find(d, "0000:04:00.1");
   ASSERT_NE(vf, nullptr);
   EXPECT_EQ(vf->sriov_role, SriovRole::kVf);
-  EXPECT_EQ(vf->sriov_parent, Pci("0000:04:00.0"));
+  EXPECT_EQ(vf->sriov_parent, PciAddr("0000:04:00.0"));
   EXPECT_EQ(vf->model, "ConnectX VF");
   EXPECT_EQ(vf->rdma_device, "mlx5_2");
   EXPECT_THAT(vf->issm, IsEmpty());
@@ -117,7 +115,7 @@ TEST(DiscoverRdmaTest, ConnectX7InfiniBandPfAndVfs) {
 }
 
 TEST(DiscoverRdmaTest, RoceHealthAndMissingKernelPieces) {
-  LoadedNode node = Load(TestNode("cx6dx-roce"));
+  LoadedNode node = Load(RdmaTestNode("cx6dx-roce"));
   RdmaDiscovery d = DiscoverRdma({.topology = node.topology, .sysfs = node.sysfs.get()});
   // Two PF functions, one VF, the ConnectX-5 and the ConnectX-6 Lx; not the I350.
   ASSERT_THAT(d.records, SizeIs(5));
@@ -141,7 +139,7 @@ TEST(DiscoverRdmaTest, RoceHealthAndMissingKernelPieces) {
 
   const RdmaRecord* vf = Find(d, "0000:01:00.2");
   ASSERT_NE(vf, nullptr);
-  EXPECT_EQ(vf->sriov_parent, Pci("0000:01:00.0"));
+  EXPECT_EQ(vf->sriov_parent, PciAddr("0000:01:00.0"));
   EXPECT_EQ(vf->node_guid, "");  // all zeros: not set
 
   const RdmaRecord* no_uverbs = Find(d, "0000:02:00.0");
@@ -161,7 +159,7 @@ TEST(DiscoverRdmaTest, RoceHealthAndMissingKernelPieces) {
 }
 
 TEST(DiscoverRdmaTest, NetlinkStateWinsOverSysfs) {
-  LoadedNode node = Load(TestNode("cx6dx-roce"));
+  LoadedNode node = Load(RdmaTestNode("cx6dx-roce"));
   tessera::testing::FakeNetlink netlink;
   // sysfs says up; the live link says the carrier is gone.
   netlink.AddLink({.name = "ens1f0np0",
@@ -180,7 +178,7 @@ TEST(DiscoverRdmaTest, NetlinkStateWinsOverSysfs) {
 }
 
 TEST(DiscoverRdmaTest, NetlinkFailureFallsBackToSysfs) {
-  LoadedNode node = Load(TestNode("cx6dx-roce"));
+  LoadedNode node = Load(RdmaTestNode("cx6dx-roce"));
   tessera::testing::FakeNetlink netlink;
   netlink.FailNext(tessera::testing::FakeNetlink::Op::kListLinks,
                    absl::UnavailableError("netlink socket: no buffer space"));
@@ -193,7 +191,7 @@ TEST(DiscoverRdmaTest, NetlinkFailureFallsBackToSysfs) {
 }
 
 TEST(DiscoverRdmaTest, VerbsAddTheActiveMtuAndAreOptional) {
-  LoadedNode node = Load(TestNode("cx7-ib-sriov"));
+  LoadedNode node = Load(RdmaTestNode("cx7-ib-sriov"));
   tessera::testing::FakeVerbs verbs;
   verbs.AddDevice("mlx5_0", "b83f:d203:00a1:0010");
   verbs.SetPort("mlx5_0", {.number = 1, .state = 4, .active_mtu = 4096, .max_mtu = 4096});
@@ -262,7 +260,7 @@ TEST(DiscoverRdmaTest, ConnectX3Capture) {
   RdmaDiscovery d = DiscoverRdma({.topology = node.topology, .sysfs = node.sysfs.get()});
   ASSERT_THAT(d.records, SizeIs(1));  // scif0 (Xeon Phi) is not a PCI RDMA function
   const RdmaRecord& r = d.records[0];
-  EXPECT_EQ(r.address, Pci("0000:82:00.0"));
+  EXPECT_EQ(r.address, PciAddr("0000:82:00.0"));
   EXPECT_EQ(r.model, "ConnectX-3");
   EXPECT_EQ(r.driver, "mlx4_core");
   EXPECT_EQ(r.rdma_device, "mlx4_0");

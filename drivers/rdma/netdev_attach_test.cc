@@ -11,6 +11,7 @@
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/drivers/rdma/fake_rdma_netlink.h"
 #include "test/fakes/topology/fake_netlink.h"
+#include "test/fakes/topology/ip_prefix.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::rdma {
@@ -20,6 +21,7 @@ using ::tessera::testing::FakeNetlink;
 using ::tessera::testing::FakeNetworkNamespaces;
 using ::tessera::testing::FakeRdmaNetlink;
 using ::tessera::testing::IsOkAndHolds;
+using ::tessera::testing::Prefix;
 using ::tessera::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -31,8 +33,6 @@ using topology::NetworkLink;
 constexpr int kContainerPid = 4242;
 constexpr int kNicIndex = 7;
 constexpr char kNicMac[] = "0c:42:a1:00:00:01";
-
-topology::IpPrefix P(std::string_view text) { return *topology::ParseIpPrefix(text); }
 
 std::vector<std::string> AddressTexts(const std::vector<Address>& addrs) {
   std::vector<std::string> out;
@@ -68,11 +68,11 @@ class NetdevAttachTest : public ::testing::Test {
                              .max_mtu = 9978,
                              .mac = kNicMac});
     host.SetDefaultRouteLinks(IpFamily::kIpv4, {2});
-    host.AddAddressForTest({.link_index = 2, .prefix = P("192.0.2.2/24")});
+    host.AddAddressForTest({.link_index = 2, .prefix = Prefix("192.0.2.2/24")});
     host.AddAddressForTest(
-        {.link_index = kNicIndex, .prefix = P("10.9.0.5/24"), .broadcast = "10.9.0.255"});
+        {.link_index = kNicIndex, .prefix = Prefix("10.9.0.5/24"), .broadcast = "10.9.0.255"});
     host.AddAddressForTest(
-        {.link_index = kNicIndex, .prefix = P("fe80::e42:a1ff:fe00:1/64"), .scope = 253});
+        {.link_index = kNicIndex, .prefix = Prefix("fe80::e42:a1ff:fe00:1/64"), .scope = 253});
     container_ = &world_.AddNamespace(kContainerPid);
     rdma_.AddDevice("mlx5_0");
     ASSERT_OK_AND_ASSIGN(topology::NetnsHandle self, world_.OpenCurrent());
@@ -86,7 +86,7 @@ class NetdevAttachTest : public ::testing::Test {
     return NetdevConfig{.host_interface = "ens6f0",
                         .container_interface = "net1",
                         .mtu = 9000,
-                        .addresses = {P("10.10.0.2/24"), P("fd10::2/64")}};
+                        .addresses = {Prefix("10.10.0.2/24"), Prefix("fd10::2/64")}};
   }
 
   // The host as it was set up: link, addresses, and no changes recorded.
@@ -203,7 +203,7 @@ TEST_F(NetdevAttachTest, UsesTheKernelMaximumWhenTheLinkReportsNone) {
 
 TEST_F(NetdevAttachTest, RefusesAddressInUseOnAnotherHostLink) {
   NetdevConfig config = Config();
-  config.addresses = {P("192.0.2.2/24")};  // eth0's
+  config.addresses = {Prefix("192.0.2.2/24")};  // eth0's
   EXPECT_THAT(attacher_->Attach(config, kContainerPid, Target(), StateFile()),
               StatusIs(absl::StatusCode::kAlreadyExists,
                        HasSubstr("192.0.2.2 is already in use on host link eth0")));
@@ -212,7 +212,7 @@ TEST_F(NetdevAttachTest, RefusesAddressInUseOnAnotherHostLink) {
 
 TEST_F(NetdevAttachTest, AllowsTheLinksOwnAddress) {
   NetdevConfig config = Config();
-  config.addresses = {P("10.9.0.5/24")};  // moves with the link
+  config.addresses = {Prefix("10.9.0.5/24")};  // moves with the link
   ASSERT_OK(attacher_->Attach(config, kContainerPid, Target(), StateFile()));
   EXPECT_THAT(AddressTexts(container_->addresses(container_->link("net1")->index)),
               ElementsAre("10.9.0.5/24"));
@@ -225,7 +225,7 @@ TEST_F(NetdevAttachTest, RefusesNameClashAndAddressClashInTheTarget) {
                        HasSubstr("target namespace already has a link named net1")));
   container_->RemoveLink(idx);
   int eth = container_->AddLink(NetworkLink{.name = "eth0", .kind = "veth"});
-  container_->AddAddressForTest({.link_index = eth, .prefix = P("10.10.0.2/16")});
+  container_->AddAddressForTest({.link_index = eth, .prefix = Prefix("10.10.0.2/16")});
   EXPECT_THAT(
       attacher_->Attach(Config(), kContainerPid, Target(), StateFile()),
       StatusIs(absl::StatusCode::kAlreadyExists,
@@ -450,8 +450,9 @@ TEST_F(NetdevAttachTest, RdmaProblemsRefuseOrRollBack) {
 // --- Config validation and the record format.
 
 TEST(NetdevConfigTest, ValidatesNamesMtuAndAddresses) {
-  NetdevConfig good{
-      .host_interface = "ens6f0np0", .mtu = 1500, .addresses = {P("10.0.0.2/24"), P("fd00::2/64")}};
+  NetdevConfig good{.host_interface = "ens6f0np0",
+                    .mtu = 1500,
+                    .addresses = {Prefix("10.0.0.2/24"), Prefix("fd00::2/64")}};
   EXPECT_OK(ValidateNetdevConfig(good));
   struct Bad {
     std::function<void(NetdevConfig&)> change;
@@ -467,8 +468,8 @@ TEST(NetdevConfigTest, ValidatesNamesMtuAndAddresses) {
            {[](NetdevConfig& c) { c.mtu = 67; }, "outside 68..65535"},
            {[](NetdevConfig& c) { c.mtu = 65536; }, "outside 68..65535"},
            {[](NetdevConfig& c) { c.mtu = 1279; }, "IPv6 minimum"},
-           {[](NetdevConfig& c) { c.addresses.push_back(P("10.0.0.2/16")); }, "listed twice"},
-           {[](NetdevConfig& c) { c.addresses.push_back(P("127.0.0.5/8")); }, "addresses[2]"},
+           {[](NetdevConfig& c) { c.addresses.push_back(Prefix("10.0.0.2/16")); }, "listed twice"},
+           {[](NetdevConfig& c) { c.addresses.push_back(Prefix("127.0.0.5/8")); }, "addresses[2]"},
            {[](NetdevConfig& c) { c.rdma_device = "mlx5/0"; }, "rdmaDevice"},
        }) {
     NetdevConfig c = good;
@@ -481,15 +482,16 @@ TEST(NetdevConfigTest, ValidatesNamesMtuAndAddresses) {
 
 TEST(AttachRecordTest, RoundTripsThroughJson) {
   AttachRecord r{
-      .original =
-          {.name = "ens6f0",
-           .index = 7,
-           .mac = kNicMac,
-           .kind = "",
-           .mtu = 1500,
-           .up = true,
-           .addresses = {{.link_index = 7, .prefix = P("10.9.0.5/24"), .broadcast = "10.9.0.255"},
-                         {.link_index = 7, .prefix = P("fd09::5/64"), .scope = 0}}},
+      .original = {.name = "ens6f0",
+                   .index = 7,
+                   .mac = kNicMac,
+                   .kind = "",
+                   .mtu = 1500,
+                   .up = true,
+                   .addresses = {{.link_index = 7,
+                                  .prefix = Prefix("10.9.0.5/24"),
+                                  .broadcast = "10.9.0.255"},
+                                 {.link_index = 7, .prefix = Prefix("fd09::5/64"), .scope = 0}}},
       .container_interface = "net1",
       .pid = 4242,
       .netns = {.device = 4, .inode = 4026532179},

@@ -9,6 +9,7 @@
 #include "base/filesystem.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/fake_netlink.h"
+#include "test/fakes/topology/ip_prefix.h"
 #include "test/matchers/status_matchers.h"
 
 namespace tessera::drivers::rdma {
@@ -16,11 +17,10 @@ namespace {
 
 using ::tessera::testing::FakeNetworkNamespaces;
 using ::tessera::testing::IsOkAndHolds;
+using ::tessera::testing::Prefix;
 using ::tessera::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-topology::IpPrefix P(std::string_view text) { return *topology::ParseIpPrefix(text); }
 
 TEST(OciStateTest, ParsesTheRuntimeState) {
   // As runc 1.1 writes it for a createRuntime hook (test-peers.md §1).
@@ -75,7 +75,7 @@ TEST(HookArgsTest, ParsesAttach) {
   EXPECT_EQ(a.config, (NetdevConfig{.host_interface = "ens6f0",
                                     .container_interface = "net1",
                                     .mtu = 9000,
-                                    .addresses = {P("10.0.0.2/24"), P("fd00::2/64")},
+                                    .addresses = {Prefix("10.0.0.2/24"), Prefix("fd00::2/64")},
                                     .rdma_device = "mlx5_0"}));
   EXPECT_EQ(a.state_file, "/var/lib/tessera/netns/a.json");
 }
@@ -129,7 +129,7 @@ TEST(HookArgsTest, FormatIsReadBackExactly) {
        .config = {.host_interface = "ens6f0",
                   .container_interface = "rdma0",
                   .mtu = 4200,
-                  .addresses = {P("10.0.0.2/24"), P("fd00::2/64")},
+                  .addresses = {Prefix("10.0.0.2/24"), Prefix("fd00::2/64")},
                   .rdma_device = "mlx5_3"},
        .state_file = "/var/lib/t/a.json"},
       {.command = HookCommand::kAttach, .config = {.host_interface = "eth1"}},
@@ -144,7 +144,8 @@ TEST(HookArgsTest, FormatIsReadBackExactly) {
 }
 
 TEST(HookEditsTest, BuildsOneCreateRuntimeHook) {
-  NetdevConfig config{.host_interface = "ens6f0", .mtu = 9000, .addresses = {P("10.0.0.2/24")}};
+  NetdevConfig config{
+      .host_interface = "ens6f0", .mtu = 9000, .addresses = {Prefix("10.0.0.2/24")}};
   ASSERT_OK_AND_ASSIGN(
       base::ContainerEdits edits,
       BuildNetdevHookEdits(config, "/var/lib/tessera/rdma.tessera.dev/netns/uid-nic0.json",

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "drivers/attributes.h"
 #include "drivers/naming.h"
+#include "drivers/rdma/internal/log.h"
 #include "drivers/rdma/netns_hook.h"
 
 namespace tessera::drivers::rdma {
@@ -22,10 +23,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto* log = new std::shared_ptr<spdlog::logger>(base::log::Get("rdma"));
-  return *log;
-}
+using internal::Log;
 
 // Attribute strings are at most 64 characters (resource.k8s.io/v1).
 void PutString(Device& d, std::string_view name, std::string_view value) {

@@ -17,6 +17,7 @@
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/drivers/rdma/fake_rdma_netlink.h"
 #include "test/fakes/drivers/rdma/fake_verbs.h"
+#include "test/fakes/drivers/rdma/test_nodes.h"
 #include "test/fakes/topology/fake_netlink.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -28,6 +29,7 @@ namespace {
 using ::tessera::testing::FakeNetlink;
 using ::tessera::testing::FakeNetworkNamespaces;
 using ::tessera::testing::FakeRdmaNetlink;
+using ::tessera::testing::RdmaTestNode;
 using ::tessera::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -41,10 +43,6 @@ using Json = nlohmann::json;
 constexpr int kContainerPid = 4242;
 constexpr int kRoceIndex = 4;
 constexpr char kRoceMac[] = "b8:3f:d2:00:00:04";
-
-std::string TestNode(std::string_view node) {
-  return base::StrCat(TESSERA_SOURCE_DIR, "/test/testdata/rdma/", node);
-}
 
 OpaqueConfig Config(Json params) {
   Json j = {{"apiVersion", "rdma.tessera.dev/v1alpha1"}, {"kind", "RdmaConfig"}};
@@ -93,7 +91,7 @@ class RdmaDriverTest : public ::testing::Test {
   // The RoCE node's host side: its up PF netdev as a real-looking link, and
   // eth0 carrying the default route.
   void SetUpRoceHost() {
-    ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx6dx-roce")));
+    ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx6dx-roce")));
     FakeNetlink& host = world_.host();
     host.AddLink({.index = 1, .name = "lo", .up = true, .loopback = true, .mtu = 65536});
     host.AddLink({.index = 2, .name = "eth0", .up = true, .mtu = 1500, .mac = "02:fc:00:00:00:01"});
@@ -179,7 +177,7 @@ class RdmaDriverTest : public ::testing::Test {
 };
 
 TEST_F(RdmaDriverTest, CreateValidatesOptions) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   auto make = [&](RdmaDriverOptions o) {
     return RdmaDriver::Create(
         std::move(o),
@@ -196,7 +194,7 @@ TEST_F(RdmaDriverTest, CreateValidatesOptions) {
 }
 
 TEST_F(RdmaDriverTest, PublishesAttributesOfAnInfiniBandPf) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   tessera::testing::FakeVerbs verbs;
   verbs.AddDevice("mlx5_0");
   verbs.SetPort("mlx5_0", {.number = 1, .state = 4, .active_mtu = 4096, .max_mtu = 4096});
@@ -243,7 +241,7 @@ TEST_F(RdmaDriverTest, PublishesAttributesOfAnInfiniBandPf) {
 }
 
 TEST_F(RdmaDriverTest, LinkDownIsUnhealthyWithATaint) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(Inventory inv, driver->Enumerate());
   const Device* down = FindDevice(inv, "rdma-0000-04-00-2");
@@ -296,7 +294,7 @@ TEST_F(RdmaDriverTest, NotPreparableDevicesAreListedUnhealthyWithoutTaint) {
 }
 
 TEST_F(RdmaDriverTest, SharedModePublishesCapacities) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   auto driver = Make({.publish_consumable_capacity = true, .max_connections = 64});
   ASSERT_OK_AND_ASSIGN(Inventory inv, driver->Enumerate());
   const Device* pf = FindDevice(inv, "rdma-0000-04-00-0");
@@ -311,7 +309,7 @@ TEST_F(RdmaDriverTest, SharedModePublishesCapacities) {
 }
 
 TEST_F(RdmaDriverTest, PrepareGivesDeviceNodesAndEnv) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0", "infiniband/uverbs2", "infiniband/umad0", "infiniband/issm0",
              "infiniband/umad2", "infiniband/rdma_cm"});
   auto driver = Make();
@@ -354,7 +352,7 @@ TEST_F(RdmaDriverTest, PrepareGivesDeviceNodesAndEnv) {
 }
 
 TEST_F(RdmaDriverTest, IbManagementOnAPfAddsTheSmInterface) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0", "infiniband/umad0", "infiniband/issm0"});
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(
@@ -369,7 +367,7 @@ TEST_F(RdmaDriverTest, IbManagementOnAPfAddsTheSmInterface) {
 }
 
 TEST_F(RdmaDriverTest, MissingDeviceNodeFailsThePrepare) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0"});
   auto driver = Make();
   EXPECT_THAT(driver->PrepareClaim(Claim(
@@ -380,7 +378,7 @@ TEST_F(RdmaDriverTest, MissingDeviceNodeFailsThePrepare) {
 }
 
 TEST_F(RdmaDriverTest, PrepareErrorsNameTheRequest) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0"});
   auto driver = Make();
   EXPECT_THAT(driver->PrepareClaim(Claim("u1", {Alloc("nic", "rdma-0000-99-00-0")})),
@@ -649,7 +647,7 @@ TEST_F(RdmaDriverTest, NetdevAttachNeedsTheHookAndNamespaces) {
 }
 
 TEST_F(RdmaDriverTest, ReapplyReportsAVanishedDevRoot) {
-  ASSERT_NO_FATAL_FAILURE(LoadNode(TestNode("cx7-ib-sriov")));
+  ASSERT_NO_FATAL_FAILURE(LoadNode(RdmaTestNode("cx7-ib-sriov")));
   MakeNodes({"infiniband/uverbs0"});
   auto driver = Make();
   ASSERT_OK_AND_ASSIGN(PreparedClaim p,

@@ -5,14 +5,12 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "drivers/rdma/internal/log.h"
 
 namespace tessera::drivers::rdma {
 namespace {
 
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto* log = new std::shared_ptr<spdlog::logger>(base::log::Get("rdma"));
-  return *log;
-}
+using internal::Log;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "base/strings.h"
 #include "test/fakes/base/faulty_sysfs.h"
+#include "test/fakes/base/pci_addr.h"
 #include "test/fakes/base/temp_dir.h"
 #include "test/fakes/topology/sysfs_tree.h"
 #include "test/matchers/status_matchers.h"
@@ -13,6 +14,7 @@ namespace tessera::drivers::rdma {
 namespace {
 
 using ::tessera::testing::IsOkAndHolds;
+using ::tessera::testing::PciAddr;
 using ::tessera::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -20,8 +22,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Optional;
 using ::testing::SizeIs;
-
-base::PciAddress Pci(std::string_view text) { return *base::PciAddress::Parse(text); }
 
 TEST(ParsePortStateTest, ReadsTheKernelAndHwlocForms) {
   EXPECT_THAT(ParsePortState("4: ACTIVE\n"), IsOkAndHolds(PortState::kActive));
@@ -79,11 +79,11 @@ TEST(ParseGuidTest, FourGroupsLowered) {
 
 TEST(PciFunctionOfPathTest, TakesTheDeepestExtendedBdf) {
   EXPECT_EQ(PciFunctionOfPath("devices/pci0000:15/0000:15:01.0/0000:16:00.0/infiniband/mlx5_0"),
-            Pci("0000:16:00.0"));
+            PciAddr("0000:16:00.0"));
   // An auxiliary device below the function.
   EXPECT_EQ(PciFunctionOfPath("devices/pci0000:00/0000:00:02.0/0000:3b:00.0/mlx5_core.rdma.0/"
                               "infiniband/mlx5_0"),
-            Pci("0000:3b:00.0"));
+            PciAddr("0000:3b:00.0"));
   EXPECT_EQ(PciFunctionOfPath("devices/virtual/net/lo"), std::nullopt);
   EXPECT_EQ(PciFunctionOfPath("devices/scif_dma_0/infiniband/scif0"), std::nullopt);
 }
@@ -94,11 +94,11 @@ std::string TestData(std::string_view node) {
 
 TEST(ReadRdmaFunctionsTest, ConnectX7InfiniBandWithVfs) {
   base::DirSysfs sysfs(TestData("cx7-ib-sriov"));
-  auto fns = ReadRdmaFunctions(
-      sysfs, {Pci("0000:04:00.0"), Pci("0000:04:00.2"), Pci("0000:81:00.0"), Pci("0000:99:00.0")});
+  auto fns = ReadRdmaFunctions(sysfs, {PciAddr("0000:04:00.0"), PciAddr("0000:04:00.2"),
+                                       PciAddr("0000:81:00.0"), PciAddr("0000:99:00.0")});
   ASSERT_THAT(fns, SizeIs(4));
 
-  const SysfsRdmaFunction& pf = fns.at(Pci("0000:04:00.0"));
+  const SysfsRdmaFunction& pf = fns.at(PciAddr("0000:04:00.0"));
   EXPECT_TRUE(pf.pci_dir_present);
   EXPECT_THAT(pf.problems, IsEmpty());
   ASSERT_THAT(pf.ib_devices, SizeIs(1));
@@ -124,7 +124,7 @@ TEST(ReadRdmaFunctionsTest, ConnectX7InfiniBandWithVfs) {
   EXPECT_EQ(pf.netdevs[0].addr_len, 20);
 
   // The second VF: a port that is down, no netdev, no issm.
-  const SysfsRdmaFunction& vf = fns.at(Pci("0000:04:00.2"));
+  const SysfsRdmaFunction& vf = fns.at(PciAddr("0000:04:00.2"));
   ASSERT_THAT(vf.ib_devices, SizeIs(1));
   EXPECT_EQ(vf.ib_devices[0].name, "mlx5_3");
   EXPECT_EQ(vf.ib_devices[0].ports.at(0).state, PortState::kDown);
@@ -132,25 +132,25 @@ TEST(ReadRdmaFunctionsTest, ConnectX7InfiniBandWithVfs) {
   EXPECT_THAT(vf.netdevs, IsEmpty());
 
   // Not a function of this tree: an empty entry, not an error.
-  EXPECT_FALSE(fns.at(Pci("0000:99:00.0")).pci_dir_present);
+  EXPECT_FALSE(fns.at(PciAddr("0000:99:00.0")).pci_dir_present);
   EXPECT_THAT(ReadRdmaCmDevNumber(sysfs), Optional(DevNumber{10, 58}));
 }
 
 TEST(ReadRdmaFunctionsTest, RoceNamesItsNetdevThroughTheGidTable) {
   base::DirSysfs sysfs(TestData("cx6dx-roce"));
-  auto fns =
-      ReadRdmaFunctions(sysfs, {Pci("0000:01:00.1"), Pci("0000:02:00.0"), Pci("0000:03:00.0")});
-  const SysfsRdmaFunction& f1 = fns.at(Pci("0000:01:00.1"));
+  auto fns = ReadRdmaFunctions(
+      sysfs, {PciAddr("0000:01:00.1"), PciAddr("0000:02:00.0"), PciAddr("0000:03:00.0")});
+  const SysfsRdmaFunction& f1 = fns.at(PciAddr("0000:01:00.1"));
   ASSERT_THAT(f1.ib_devices, SizeIs(1));
   EXPECT_EQ(f1.ib_devices[0].ports.at(0).link_layer, LinkLayer::kEthernet);
   EXPECT_EQ(f1.ib_devices[0].ports.at(0).gid_netdev, "ens1f1np1");
   EXPECT_THAT(f1.netdevs, ElementsAre(Field(&SysfsNetdev::operstate, "down")));
   // ib_uverbs not loaded: an RDMA device without uverbs.
-  EXPECT_THAT(fns.at(Pci("0000:02:00.0")).uverbs, IsEmpty());
-  EXPECT_THAT(fns.at(Pci("0000:02:00.0")).ib_devices, SizeIs(1));
+  EXPECT_THAT(fns.at(PciAddr("0000:02:00.0")).uverbs, IsEmpty());
+  EXPECT_THAT(fns.at(PciAddr("0000:02:00.0")).ib_devices, SizeIs(1));
   // mlx5_ib not loaded: a netdev, no RDMA device.
-  EXPECT_THAT(fns.at(Pci("0000:03:00.0")).ib_devices, IsEmpty());
-  EXPECT_THAT(fns.at(Pci("0000:03:00.0")).netdevs, SizeIs(1));
+  EXPECT_THAT(fns.at(PciAddr("0000:03:00.0")).ib_devices, IsEmpty());
+  EXPECT_THAT(fns.at(PciAddr("0000:03:00.0")).netdevs, SizeIs(1));
   EXPECT_EQ(ReadRdmaCmDevNumber(sysfs), std::nullopt);
 }
 
@@ -172,8 +172,8 @@ TEST(ReadRdmaFunctionsTest, ClassEntriesBelowTheFunctionAreFound) {
   tree.File("sys/class/infiniband_verbs/abi_version", "6\n");
 
   base::DirSysfs sysfs(tree.sys());
-  auto fns = ReadRdmaFunctions(sysfs, {Pci("0000:3b:00.0")});
-  const SysfsRdmaFunction& f = fns.at(Pci("0000:3b:00.0"));
+  auto fns = ReadRdmaFunctions(sysfs, {PciAddr("0000:3b:00.0")});
+  const SysfsRdmaFunction& f = fns.at(PciAddr("0000:3b:00.0"));
   ASSERT_THAT(f.ib_devices, SizeIs(1));
   EXPECT_EQ(f.ib_devices[0].name, "mlx5_4");
   EXPECT_EQ(f.ib_devices[0].ports.at(0).state, PortState::kActive);
@@ -194,7 +194,7 @@ TEST(ReadRdmaFunctionsTest, BadValuesAreSkippedAndReported) {
 
   base::DirSysfs sysfs(tree.sys());
   const SysfsRdmaFunction f =
-      ReadRdmaFunctions(sysfs, {Pci("0000:01:00.0")}).at(Pci("0000:01:00.0"));
+      ReadRdmaFunctions(sysfs, {PciAddr("0000:01:00.0")}).at(PciAddr("0000:01:00.0"));
   ASSERT_THAT(f.ib_devices, SizeIs(1));
   EXPECT_EQ(f.ib_devices[0].node_guid, "");
   EXPECT_EQ(f.ib_devices[0].ports.at(0).state, PortState::kUnknown);
@@ -214,7 +214,7 @@ TEST(ReadRdmaFunctionsTest, UnreadableAttributeIsAProblemNotAFailure) {
                : absl::OkStatus();
   });
   const SysfsRdmaFunction f =
-      ReadRdmaFunctions(faulty, {Pci("0000:04:00.0")}).at(Pci("0000:04:00.0"));
+      ReadRdmaFunctions(faulty, {PciAddr("0000:04:00.0")}).at(PciAddr("0000:04:00.0"));
   ASSERT_THAT(f.ib_devices, SizeIs(1));
   EXPECT_EQ(f.ib_devices[0].ports.at(0).state, PortState::kUnknown);
   EXPECT_EQ(f.ib_devices[0].ports.at(0).link_layer, LinkLayer::kInfiniBand);

@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kJsonSuffix = ".json";
 constexpr size_t kShareIdPrefix = 8;
 
-bool IsAlnum(char c) {
+bool IsAsciiAlnum(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
@@ -52,12 +52,12 @@ absl::Status ValidateClaimUid(std::string_view claim_uid) {
     return absl::InvalidArgumentError(
         base::StrCat("claim uid ", base::Quote(claim_uid), ": must be 1 to 128 characters"));
   }
-  if (!IsAlnum(claim_uid.front()) || !IsAlnum(claim_uid.back())) {
+  if (!IsAsciiAlnum(claim_uid.front()) || !IsAsciiAlnum(claim_uid.back())) {
     return absl::InvalidArgumentError(base::StrCat("claim uid ", base::Quote(claim_uid),
                                                    ": must start and end with a letter or digit"));
   }
   for (char c : claim_uid) {
-    if (!IsAlnum(c) && c != '-') {
+    if (!IsAsciiAlnum(c) && c != '-') {
       return absl::InvalidArgumentError(base::StrCat("claim uid ", base::Quote(claim_uid),
                                                      ": only letters, digits and '-' allowed"));
     }

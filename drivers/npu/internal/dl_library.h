@@ -44,6 +44,14 @@ class DlLibrary {
   void* const handle_;
 };
 
+// An output struct with slack behind it, so that a library writing a larger
+// (newer) layout than the one we declare scribbles on the slack, not the stack.
+template <typename T>
+struct Out {
+  T value{};
+  unsigned char slack[256]{};
+};
+
 // Text a library wrote into a fixed buffer: stops at the first NUL, never
 // reads past the buffer.
 std::string CString(const char* buffer, size_t size);

@@ -1,0 +1,19 @@
+// Log(): the "kube" logger of agent/kube, shared by its .cc files
+// (one definition, so that they can share a unity build's translation unit).
+// Module-private.
+#pragma once
+
+#include <memory>
+
+#include "spdlog/spdlog.h"
+
+#include "base/log.h"
+
+namespace tessera::agent::kube::internal {
+
+inline std::shared_ptr<spdlog::logger> Log() {
+  static const std::shared_ptr<spdlog::logger> log = base::log::Get("kube");
+  return log;
+}
+
+}  // namespace tessera::agent::kube::internal
