@@ -332,7 +332,7 @@ TEST_F(RestKubeClientTest, EveryRequestHasADeadline) {
   EXPECT_THAT(client->CreateResourceSlice(NewSlice()),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a repeat would be counted
-  EXPECT_EQ(count("create", 1), 1u);  // not idempotent: not repeated
+  EXPECT_EQ(count("create", 1), 1u);                            // not idempotent: not repeated
 }
 
 TEST_F(RestKubeClientTest, ConnectionRefusedIsUnavailable) {

@@ -19,7 +19,6 @@
 // here. The TSan build links with -rdynamic so that calls from gRPC's shared
 // libraries reach these definitions too.
 #include <dlfcn.h>
-#include <sanitizer/tsan_interface.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +26,7 @@
 
 #include "absl/base/options.h"
 #include "absl/synchronization/mutex.h"
+#include <sanitizer/tsan_interface.h>
 
 namespace {
 
@@ -50,8 +50,7 @@ Fn Real(const char* member, const char* type = "5Mutex") {
   const std::string symbol = AbslSymbol((std::string(type) + member).c_str());
   void* f = ::dlsym(RTLD_NEXT, symbol.c_str());
   if (f == nullptr) {
-    std::fprintf(stderr, "tsan absl::Mutex annotations: %s not found in Abseil\n",
-                 symbol.c_str());
+    std::fprintf(stderr, "tsan absl::Mutex annotations: %s not found in Abseil\n", symbol.c_str());
     std::abort();
   }
   return reinterpret_cast<Fn>(f);
@@ -120,8 +119,8 @@ bool Mutex::TryLock() {
   static const BoolFn real = Real<BoolFn>("7TryLockEv");
   __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
   const bool locked = real(this);
-  __tsan_mutex_post_lock(
-      this, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  __tsan_mutex_post_lock(this, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed),
+                         0);
   return locked;
 }
 
