@@ -226,7 +226,7 @@ struct Proxy {
 };
 
 std::string Env(const char* upper, const char* lower) {
-  for (const char* name : {lower, upper}) {
+  for (const char* name : {upper, lower}) {  // upper case first, as Go reads them
     if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
   }
   return "";
@@ -251,7 +251,7 @@ absl::StatusOr<std::optional<Proxy>> ProxyFor(const Endpoint& e) {
   }
   ASSIGN_OR_RETURN(Endpoint pe, ParseServer(StrCat("http://", rest)));
   p.host = pe.host;
-  p.port = pe.port == 80 && rest.find(':') == std::string_view::npos ? 1080 : pe.port;
+  p.port = pe.port;  // 80 when the URL has none, as in Go (curl would say 1080)
   return p;
 }
 
