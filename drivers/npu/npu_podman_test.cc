@@ -39,7 +39,6 @@ using testing::SimNode;
 
 constexpr char kImage[] = "localhost/tessera-test-busybox:1";
 constexpr char kCdiDir[] = "/var/run/cdi";
-constexpr char kDriverName[] = "npu.tessera.dev";
 
 struct Cmd {
   int exit_code = -1;
@@ -77,10 +76,12 @@ class NpuPodmanTest : public ::testing::Test {
                          << "default_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n"
                          << "[engine]\nruntime = \"runc\"\n";
     ASSERT_NO_FATAL_FAILURE(EnsureImage());
-    if (!std::filesystem::exists(kCdiDir)) {
-      std::filesystem::create_directories(kCdiDir);
-      made_cdi_dir_ = true;
-    }
+    // Test processes run in parallel and share the runtime's CDI directory.
+    // Each DeviceState removes its driver's specs that its checkpoint does
+    // not know (orphans), so each process is a driver of its own name, as two
+    // agents on one node would be.
+    driver_name_ = "npu-" + suffix_ + ".tessera.dev";
+    std::filesystem::create_directories(kCdiDir);
     dev_root_ = dir_.Sub("dev-root");
     log_.emplace("FAKE_NPU_SMI_LOG", dir_.Sub("npu-smi.log"));
     smi_dev_.emplace("FAKE_NPU_SMI_DEV_ROOT", dev_root_);
@@ -91,13 +92,13 @@ class NpuPodmanTest : public ::testing::Test {
     for (const std::string& c : containers_) Podman({"rm", "-f", "-t", "0", c});
     states_.clear();  // before the driver and the specs go
     for (const std::string& uid : uids_) {
-      std::filesystem::remove(std::string(kCdiDir) + "/k8s." + kDriverName + "-claim_" + uid +
-                              ".json");
+      std::filesystem::remove(SpecPath(uid));
     }
-    if (made_cdi_dir_) {
-      std::error_code ec;
-      std::filesystem::remove(kCdiDir, ec);  // only if empty
-    }
+    // kCdiDir stays: a parallel test may have just made its DeviceState there.
+  }
+
+  std::string SpecPath(const std::string& uid) const {
+    return std::string(kCdiDir) + "/k8s." + driver_name_ + "-claim_" + uid + ".json";
   }
 
   Cmd Podman(std::vector<std::string> args) {
@@ -155,7 +156,7 @@ class NpuPodmanTest : public ::testing::Test {
     if (!driver.ok()) return nullptr;
     drivers_.push_back(std::move(*driver));
     auto state = agent::DeviceState::Create(
-        {.driver_name = kDriverName,
+        {.driver_name = driver_name_,
          .pool_name = "pool-" + suffix_,
          .cdi_dir = kCdiDir,
          .checkpoint_dir = dir_.Sub("state-" + std::to_string(drivers_.size())),
@@ -176,7 +177,7 @@ class NpuPodmanTest : public ::testing::Test {
     c.allocated = true;
     for (const std::string& d : devices) {
       c.results.push_back(
-          {.request = "npu", .driver = kDriverName, .pool = "pool-" + suffix_, .device = d});
+          {.request = "npu", .driver = driver_name_, .pool = "pool-" + suffix_, .device = d});
     }
     claims_.Put(c);
     uids_.push_back(c.uid);
@@ -203,8 +204,7 @@ class NpuPodmanTest : public ::testing::Test {
   }
 
   tessera::testing::TempDir dir_;
-  std::string suffix_, conf_, dev_root_;
-  bool made_cdi_dir_ = false;
+  std::string suffix_, driver_name_, conf_, dev_root_;
   std::optional<ScopedEnv> log_, smi_dev_, mknod_;
   ScopedEnv dcmi_{"TESSERA_FAKE_DCMI_CONFIG", NpuFixture("dcmi-8x910b3.json")};
   ScopedEnv hlml_{"TESSERA_FAKE_HLML_CONFIG", NpuFixture("hlml-8xgaudi2.json")};
@@ -240,8 +240,7 @@ TEST_F(NpuPodmanTest, AContainerWithAnAscendNpuSeesItsNodesEnvAndHccnConf) {
 
   std::map<std::string, absl::Status> un = state->Unprepare({ref});
   EXPECT_OK(un[ref.uid]);
-  EXPECT_FALSE(std::filesystem::exists(std::string(kCdiDir) + "/k8s." + kDriverName + "-claim_" +
-                                       ref.uid + ".json"));
+  EXPECT_FALSE(std::filesystem::exists(SpecPath(ref.uid)));
 }
 
 TEST_F(NpuPodmanTest, AContainerWithAVnpuSeesTheVnpuNode) {

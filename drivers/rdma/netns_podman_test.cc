@@ -91,19 +91,13 @@ class NetnsPodmanTest : public ::testing::Test {
     ASSERT_EQ(Ip(0, {"link", "set", peer_if_, "up"}).exit_code, 0);
     before_ = LinkFingerprint(0, host_if_);
 
-    if (!std::filesystem::exists(kCdiDir)) {
-      std::filesystem::create_directories(kCdiDir);
-      made_cdi_dir_ = true;
-    }
+    std::filesystem::create_directories(kCdiDir);
   }
 
   void TearDown() override {
     if (!container_.empty()) Podman({"rm", "-f", "-t", "0", container_});
     if (!spec_path_.empty()) std::filesystem::remove(spec_path_);
-    if (made_cdi_dir_) {
-      std::error_code ec;
-      std::filesystem::remove(kCdiDir, ec);  // only if empty
-    }
+    // kCdiDir stays: a parallel test may have just made its DeviceState there.
     if (made_links_ && IpLink(0, host_if_).has_value()) Ip(0, {"link", "del", host_if_});
     if (made_links_ && IpLink(0, peer_if_).has_value()) Ip(0, {"link", "del", peer_if_});
   }
@@ -159,7 +153,6 @@ class NetnsPodmanTest : public ::testing::Test {
   base::RealFilesystem fs_;
   std::string suffix_, host_if_, peer_if_, container_, device_, spec_path_, conf_, before_;
   bool made_links_ = false;
-  bool made_cdi_dir_ = false;
 };
 
 TEST_F(NetnsPodmanTest, HookPutsTheLinkInTheContainerAndRestoreBringsItBack) {

@@ -62,10 +62,7 @@ class RdmaPodmanTest : public ::testing::Test {
                          << "default_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n"
                          << "[engine]\nruntime = \"runc\"\n";
     ASSERT_NO_FATAL_FAILURE(EnsureImage());
-    if (!std::filesystem::exists(kCdiDir)) {
-      std::filesystem::create_directories(kCdiDir);
-      made_cdi_dir_ = true;
-    }
+    std::filesystem::create_directories(kCdiDir);
   }
 
   void TearDown() override {
@@ -74,10 +71,7 @@ class RdmaPodmanTest : public ::testing::Test {
       std::filesystem::remove(
           std::string(kCdiDir) + "/k8s.rdma.tessera.dev-claim_" + uid_ + ".json", ec);
     }
-    if (made_cdi_dir_) {
-      std::error_code ec;
-      std::filesystem::remove(kCdiDir, ec);  // only if empty
-    }
+    // kCdiDir stays: a parallel test may have just made its DeviceState there.
   }
 
   CmdResult Podman(std::vector<std::string> args) {
@@ -108,7 +102,6 @@ class RdmaPodmanTest : public ::testing::Test {
 
   tessera::testing::TempDir dir_;
   std::string suffix_, uid_, conf_;
-  bool made_cdi_dir_ = false;
 };
 
 TEST_F(RdmaPodmanTest, ClaimOnTheSimulatedNodeReachesTheContainer) {

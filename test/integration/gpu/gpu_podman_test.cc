@@ -36,7 +36,14 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kImage[] = "localhost/tessera-gpu-test-busybox:1";
-constexpr char kDriver[] = "gpu.tessera.dev";
+// Test processes run in parallel and share the runtime's CDI directory. A
+// DeviceState removes the specs of its driver that its checkpoint does not
+// know (orphans), so each process is a driver of its own name, as two agents
+// on one node would be.
+const std::string& DriverName() {
+  static const std::string name = "gpu-" + std::to_string(::getpid()) + ".tessera.dev";
+  return name;
+}
 constexpr char kPool[] = "sim-hgx-01";
 constexpr char kCdiDir[] = "/var/run/cdi";
 
@@ -71,9 +78,8 @@ class GpuPodmanTest : public ::testing::Test {
     driver_ = std::move(*d);
     ASSERT_OK(drivers::gpu::MaterializeDeviceNodes(node_->dev_root(), driver_->DeviceNodePaths()));
 
-    created_cdi_dir_ = !std::filesystem::exists(kCdiDir);
     absl::StatusOr<std::unique_ptr<agent::DeviceState>> state =
-        agent::DeviceState::Create({.driver_name = kDriver,
+        agent::DeviceState::Create({.driver_name = DriverName(),
                                     .pool_name = kPool,
                                     .cdi_dir = kCdiDir,
                                     .checkpoint_dir = scratch_.Sub("state"),
@@ -85,10 +91,7 @@ class GpuPodmanTest : public ::testing::Test {
 
   void TearDown() override {
     if (state_ && !prepared_.empty()) (void)state_->Unprepare(prepared_);
-    if (created_cdi_dir_) {
-      std::error_code ec;
-      std::filesystem::remove(kCdiDir, ec);  // only when empty, i.e. only ours were there
-    }
+    // kCdiDir stays: a parallel test may have just made its DeviceState there.
   }
 
   base::CommandResult Podman(std::vector<std::string> args) {
@@ -154,12 +157,11 @@ class GpuPodmanTest : public ::testing::Test {
   base::metrics::Registry metrics_;
   std::unique_ptr<agent::DeviceState> state_;
   std::vector<kubelet::ClaimRef> prepared_;
-  bool created_cdi_dir_ = false;
 };
 
 TEST_F(GpuPodmanTest, ContainerSeesTheSharedGpusNodesPipeAndLimits) {
   agent::AllocationResult share{.request = "gpu",
-                                .driver = kDriver,
+                                .driver = DriverName(),
                                 .pool = kPool,
                                 .device = "gpu-0000-1a-00-0",
                                 .share_id = "0e5f8a1c-0000-4000-8000-0000000000aa"};
@@ -173,7 +175,7 @@ TEST_F(GpuPodmanTest, ContainerSeesTheSharedGpusNodesPipeAndLimits) {
   std::vector<std::string> ids = PrepareIds(claim);
   ASSERT_EQ(ids.size(), 1u);
   const std::string spec =
-      std::string(kCdiDir) + "/k8s.gpu.tessera.dev-claim_" + claim.uid + ".json";
+      std::string(kCdiDir) + "/k8s." + DriverName() + "-claim_" + claim.uid + ".json";
   ASSERT_TRUE(std::filesystem::exists(spec));
 
   base::CommandResult r = Podman(
@@ -207,7 +209,7 @@ TEST_F(GpuPodmanTest, ContainerGetsOnlyItsOwnGpu) {
       .uid = UniqueUid(2),
       .allocated = true,
       .results = {
-          {.request = "gpu", .driver = kDriver, .pool = kPool, .device = "gpu-0000-3c-00-0"}}};
+          {.request = "gpu", .driver = DriverName(), .pool = kPool, .device = "gpu-0000-3c-00-0"}}};
   std::vector<std::string> ids = PrepareIds(claim);
   ASSERT_EQ(ids.size(), 1u);
   base::CommandResult r = Podman({"run", "--rm", "--network", "none", "--device", ids[0], kImage,
