@@ -4,6 +4,7 @@
 #include <hwloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <optional>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 
@@ -283,14 +285,18 @@ void ExtractPci(hwloc_topology_t topo, NodeTopology& out) {
 // what it parsed when it rejects a file. An XML file is therefore imported
 // by a child process first, which sends back hwloc's own export of what it
 // loaded; the caller then loads that export, which hwloc's importer handles.
-// A crash or a hang stays in the child and becomes an error. The child
-// calls only hwloc, write() and _exit(), so forking from a process with
-// other threads is safe as long as none of them is inside hwloc's
-// component initialization at that moment (XML is read by node-debug, and by
-// the agent once at start with --hwloc-xml, before its other threads load
-// anything with hwloc). A child that blocks anyway is killed at the deadline.
+// A crash or a hang stays in the child and becomes an error; a child that
+// hangs is killed at the deadline.
+//
+// The child is a new copy of this program (posix_spawn of /proc/self/exe),
+// not a fork: a forked child of a process with other threads inherits every
+// lock another thread held at that moment, and the import allocates. glibc's
+// malloc survives that, but hwloc's component lock and a sanitizer's
+// allocator do not (LLVM 14's ASan deadlocked in one agent test in six). The
+// copy finds kImportChildEnv before main() and does only the import.
 std::atomic<int64_t> xml_import_deadline_ms{60'000};
 constexpr size_t kMaxXmlExportBytes = size_t{256} << 20;
+constexpr char kImportChildEnv[] = "TESSERA_INTERNAL_HWLOC_XML_IMPORT";
 
 [[noreturn]] void XmlImportChild(int fd, const std::string& path, HwlocIo io) {
   // A crash must end the child, not run handlers inherited from the parent.
@@ -325,6 +331,53 @@ constexpr size_t kMaxXmlExportBytes = size_t{256} << 20;
   ::_exit(0);
 }
 
+// In the spawned copy, before main() and before most of the program's static
+// initializers: "<io>:<path>" in kImportChildEnv means import that file and
+// write the result to stdout. Every other process returns at once.
+__attribute__((constructor)) void RunXmlImportChildIfAsked() {
+  const char* spec = std::getenv(kImportChildEnv);
+  if (spec == nullptr) return;
+  const char* colon = std::strchr(spec, ':');
+  if (colon == nullptr || colon == spec) ::_exit(2);
+  const int io = std::atoi(spec);
+  XmlImportChild(STDOUT_FILENO, std::string(colon + 1), static_cast<HwlocIo>(io));
+}
+
+// Starts the import of `path` in a new copy of this program whose stdout is
+// `out_fd`; the pid, or the errno of the failure.
+absl::StatusOr<pid_t> SpawnImportChild(const std::string& path, HwlocIo io, int out_fd) {
+  const std::string spec = base::StrCat(kImportChildEnv, "=", static_cast<int>(io), ":", path);
+  absl::MutexLock lock(&env_mu);  // environ is not changing under us
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, kImportChildEnv, sizeof(kImportChildEnv) - 1) != 0) envp.push_back(*e);
+  }
+  envp.push_back(const_cast<char*>(spec.c_str()));
+  envp.push_back(nullptr);
+  char arg0[] = "tessera-hwloc-xml-import";
+  char* argv[] = {arg0, nullptr};
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attr);
+  // The pipe is close-on-exec; dup2 onto stdout clears that for the copy.
+  ::posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+  // Default dispositions and no blocked signals, whatever this thread has.
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setsigdefault(&attr, &all);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, envp.data());
+  ::posix_spawnattr_destroy(&attr);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return base::ErrnoStatus(rc, "start the import process (/proc/self/exe)");
+  return pid;
+}
+
 // The XML hwloc exports after importing `path` in a child process (see
 // above). InvalidArgument when hwloc rejects the file or crashes on it,
 // DeadlineExceeded when it does not finish in time, Internal when the child
@@ -335,18 +388,13 @@ absl::StatusOr<std::string> ImportXmlIsolated(const std::string& path, HwlocIo i
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return base::ErrnoStatus(errno, base::StrCat("load ", what, ": pipe"));
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return base::ErrnoStatus(err, base::StrCat("load ", what, ": fork"));
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    XmlImportChild(fds[1], path, io);
-  }
+  absl::StatusOr<pid_t> spawned = SpawnImportChild(path, io, fds[1]);
   ::close(fds[1]);
+  if (!spawned.ok()) {
+    ::close(fds[0]);
+    return base::Annotate(spawned.status(), base::StrCat("load ", what));
+  }
+  const pid_t pid = *spawned;
   std::string out;
   bool timed_out = false;
   bool too_big = false;

@@ -5,9 +5,11 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
+
 using base::StrCat;
 
 std::string_view ReasonPhrase(int code) {

@@ -15,9 +15,10 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
 using base::StrCat;
 
 constexpr char kSlicesDir[] = "resourceslices";

@@ -10,9 +10,11 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
+
 using base::StrCat;
 namespace json = base::json;
 

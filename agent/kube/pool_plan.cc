@@ -7,9 +7,10 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
 
 const Json& Field(const Json& obj, const char* key) {
   static const Json* null = new Json();

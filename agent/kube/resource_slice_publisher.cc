@@ -13,9 +13,11 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
+
 using base::StrCat;
 
 using internal::Log;

@@ -9,9 +9,10 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
 using base::StrCat;
 
 Json EncodeAttribute(const drivers::AttributeValue& value) {

@@ -6,9 +6,10 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
 
 constexpr const char* kContentFields[] = {"devices", "sharedCounters", "perDeviceNodeSelection"};
 

@@ -15,9 +15,11 @@
 // found here reads exactly like the one the API server would return.
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
+
 using base::StrCat;
 using Type = FieldError::Type;
 

@@ -12,9 +12,11 @@
 #include "base/strings.h"
 
 namespace tessera::agent::kube {
-namespace {
 
 using Json = nlohmann::json;
+
+namespace {
+
 using base::StrCat;
 
 constexpr size_t kMaxBytes = 16 << 20;

@@ -7,6 +7,9 @@
 #   deploy/scripts/fuzz.sh                      # every fuzzer, 20 s each
 #   FUZZ_SECONDS=300 deploy/scripts/fuzz.sh claim_reader_fuzzer hwloc_xml_fuzzer
 #   FUZZ_BUILD_ONLY=1 deploy/scripts/fuzz.sh    # build, do not run
+#   BUILD_DIR=build-asan FUZZ_SECONDS=10 deploy/scripts/fuzz.sh
+#                                               # the fuzzers of sanitize.sh asan's tree
+#                                               # (what deploy/scripts/test.sh runs)
 #
 # Environment: FUZZ_SECONDS (20), FUZZ_OUT (out/fuzz: corpora, reproducers,
 # logs), BUILD_DIR (build-fuzz), JOBS (nproc), CC/CXX (clang-14/clang++-14),

@@ -372,7 +372,8 @@ absl::StatusOr<NpuDriver::DeviceRef> NpuDriver::Resolve(std::string_view device)
 bool NpuDriver::NeedsScan(const std::vector<std::string>& devices) const {
   if (!scanned_) return true;
   return std::any_of(devices.begin(), devices.end(),
-                     [this](const std::string& d) { return !Resolve(d).ok(); });
+                     [this](const std::string& d)
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !Resolve(d).ok(); });
 }
 
 std::string NpuDriver::CheckPath(std::string_view container_path) const {

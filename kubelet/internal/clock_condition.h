@@ -35,7 +35,7 @@ class ClockCondition {
   template <typename Pred>
   bool WaitUntil(absl::Mutex& mu, base::Clock::MonoTime deadline, std::stop_token stop, Pred pred)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    while (!pred()) {
+    while (!Holds(pred)) {
       if (stop.stop_requested() || clock_.MonotonicNow() >= deadline) return false;
       std::stop_source wake;
       std::stop_callback forward(stop, [&wake] { wake.request_stop(); });
@@ -55,6 +55,13 @@ class ClockCondition {
   }
 
  private:
+  // `pred` requires the caller's mutex under the caller's name for it (mu_),
+  // which the analysis cannot match with `mu`; WaitUntil holds it.
+  template <typename Pred>
+  static bool Holds(Pred& pred) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return pred();
+  }
+
   base::Clock& clock_;
   std::list<std::stop_source*> waiters_;  // guarded by the caller's mutex
 };
