@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -473,6 +474,88 @@ TEST(RestKubeClientPrefixTest, KeepsThePathPrefix) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], base::StrCat("/k8s/clusters/c-1/api/v1/nodes/node-a host=", authority,
                                   " agent=tessera-agent/0.1"));
+}
+
+// Sets an environment variable for one test (each test is its own process
+// under ctest) and restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// HTTP_PROXY as client-go reads it: a request to an http:// server goes to
+// the proxy with the absolute URL as its target (and the proxy's basic auth
+// from the proxy URL), unless NO_PROXY names the server's host.
+TEST(RestKubeClientProxyTest, RequestsGoThroughTheProxyUnlessExempt) {
+  httplib::Server proxy;
+  std::mutex mu;
+  std::vector<std::string> seen;
+  proxy.Get(R"(.*)", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    seen.push_back(base::StrCat(req.target, " auth=", req.get_header_value("Proxy-Authorization")));
+    res.set_content(R"({"kind":"Node","metadata":{"name":"via-proxy"}})", "application/json");
+  });
+  const int port = proxy.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { proxy.listen_after_bind(); });
+  absl::StatusOr<std::unique_ptr<FakeApiServer>> api = FakeApiServer::Start();
+  ASSERT_TRUE(api.ok()) << api.status();
+  (*api)->store().AddNode("node-a");
+  base::RealFilesystem fs;
+  base::SystemClock clock;
+  base::metrics::Registry metrics;
+  ScopedEnv no_upper("HTTP_PROXY", "");  // the lower-case one below is the one in force
+  ScopedEnv http_proxy("http_proxy", base::StrCat("http://ops:s3cret@127.0.0.1:", port));
+  {
+    ScopedEnv no_proxy("NO_PROXY", "example.com");
+    auto client = RestKubeClient::Create({.server = (*api)->url()}, fs, clock, metrics);
+    ASSERT_TRUE(client.ok()) << client.status();
+    absl::StatusOr<Json> node = (*client)->GetNode("node-a");
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ((*node)["metadata"]["name"], "via-proxy");
+  }
+  {
+    ScopedEnv no_proxy("NO_PROXY", "example.com, 127.0.0.0/8");
+    auto client = RestKubeClient::Create({.server = (*api)->url()}, fs, clock, metrics);
+    ASSERT_TRUE(client.ok()) << client.status();
+    absl::StatusOr<Json> node = (*client)->GetNode("node-a");
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ((*node)["metadata"]["name"], "node-a");  // from the API server itself
+  }
+  proxy.stop();
+  serving.join();
+  ASSERT_EQ(seen.size(), 1u);
+  // "ops:s3cret" in base64.
+  EXPECT_EQ(seen[0],
+            base::StrCat((*api)->url(), "/api/v1/nodes/node-a auth=Basic b3BzOnMzY3JldA=="));
+}
+
+TEST(RestKubeClientProxyTest, OnlyHttpProxiesAreAccepted) {
+  base::RealFilesystem fs;
+  base::SystemClock clock;
+  base::metrics::Registry metrics;
+  ScopedEnv no_proxy("NO_PROXY", "");
+  ScopedEnv https_proxy("HTTPS_PROXY", "socks5://127.0.0.1:1080");
+  EXPECT_THAT(RestKubeClient::Create({.server = "https://10.0.0.1:6443"}, fs, clock, metrics),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("create api client"),
+                                        HasSubstr("only http:// proxies are supported"))));
 }
 
 // --- TLS: a CA, a server certificate for 127.0.0.1 and a client certificate,
