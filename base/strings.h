@@ -30,18 +30,16 @@ inline void AppendPiece(std::string& out, char c) { out.push_back(c); }
 inline void AppendPiece(std::string& out, absl::string_view s) { out.append(s.data(), s.size()); }
 inline void AppendPiece(std::string& out, bool b) { out.append(b ? "true" : "false"); }
 template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>)
-void AppendPiece(std::string& out, T v) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+         !std::is_same_v<T, char>) void AppendPiece(std::string& out, T v) {
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   out.append(buf, ptr);
 }
 void AppendDouble(std::string& out, double v);
 template <typename T>
-  requires std::is_floating_point_v<T>
-void AppendPiece(std::string& out, T v) {
-  AppendDouble(out, static_cast<double>(v));
-}
+requires std::is_floating_point_v<T>
+void AppendPiece(std::string& out, T v) { AppendDouble(out, static_cast<double>(v)); }
 
 }  // namespace strings_internal
 
@@ -82,12 +80,19 @@ std::string Join(const Range& parts, std::string_view sep) {
   return out;
 }
 
-inline bool StartsWith(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
+inline bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.starts_with(prefix);
+}
 inline bool EndsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 std::string_view StripWhitespace(std::string_view s);
 std::string ToLower(std::string_view s);
 // Printable rendering of untrusted text for error messages: at most
 // `max_len` bytes, non-printable bytes as \xNN, in double quotes.
 std::string Quote(std::string_view s, size_t max_len = 64);
+
+// Well-formed UTF-8: no stray continuation bytes, truncated sequences,
+// overlong forms, surrogates (U+D800..U+DFFF) or values above U+10FFFF.
+// NUL is valid UTF-8; callers that hand strings to C APIs check for it.
+bool IsValidUtf8(std::string_view s);
 
 }  // namespace tessera::base

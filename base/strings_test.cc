@@ -37,3 +37,32 @@ TEST(StringsTest, JoinAndQuote) {
 
 }  // namespace
 }  // namespace tessera::base
+
+namespace tessera::base {
+namespace {
+
+TEST(IsValidUtf8Test, AcceptsWellFormedText) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("gr\xC3\xBC\xC3\x9F"));         // grüß
+  EXPECT_TRUE(IsValidUtf8("\xE2\x82\xAC"));               // U+20AC
+  EXPECT_TRUE(IsValidUtf8("\xF0\x9F\x98\x80"));           // U+1F600
+  EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));           // U+10FFFF, the last
+  EXPECT_TRUE(IsValidUtf8(std::string_view("a\0b", 3)));  // NUL is UTF-8
+}
+
+TEST(IsValidUtf8Test, RejectsMalformedSequences) {
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // stray continuation byte
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC3\x28"));          // bad continuation
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(IsValidUtf8("\xFF"));
+  EXPECT_FALSE(IsValidUtf8("ok\xF8\x88\x80\x80\x80"));  // 5-byte form
+}
+
+}  // namespace
+}  // namespace tessera::base

@@ -28,46 +28,6 @@ bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Well-formed UTF-8 (no overlong forms, surrogates or values above
-// U+10FFFF). YAML streams are Unicode, but yaml-cpp passes bytes through;
-// nlohmann::json cannot serialize anything else and throws from dump().
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 // A plain scalar typed by the YAML 1.2 core schema.
 Json InferScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
@@ -163,7 +123,7 @@ struct Converter {
       case YAML::NodeType::Null:
         return nullptr;
       case YAML::NodeType::Scalar:
-        if (!IsValidUtf8(node.Scalar())) {
+        if (!base::IsValidUtf8(node.Scalar())) {
           if (!bad_utf8) bad_utf8 = node.Mark();
           return nullptr;
         }
@@ -182,7 +142,7 @@ struct Converter {
         Json out = Json::object();
         for (const auto& kv : node) {
           std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-          if (!IsValidUtf8(key)) {
+          if (!base::IsValidUtf8(key)) {
             if (!bad_utf8) bad_utf8 = kv.first.Mark();
             key.clear();
           }
