@@ -55,8 +55,8 @@ class HwlocTopology final {
   //                     sys/devices/system/cpu, an XML file hwloc crashes on, ...);
   //   DeadlineExceeded  hwloc did not finish reading an XML file in 60 s;
   //   Internal          hwloc failed to initialize.
-  // An XML file is first imported in a child process (fork), because hwloc
-  // 2.9's importer crashes on some malformed files (see the .cc).
+  // An XML file is first imported by a spawned copy of this program, because
+  // hwloc 2.9's importer crashes on some malformed files (see the .cc).
   // hwloc never falls back to the machine it runs on: for a root or XML that
   // fails, the load fails.
   static absl::StatusOr<std::unique_ptr<HwlocTopology>> Load(const HwlocSource& source);
