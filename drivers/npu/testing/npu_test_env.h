@@ -17,6 +17,7 @@
 
 #include "base/strings.h"
 #include "base/sysfs.h"
+#include "test/fakes/base/scoped_env.h"
 #include "topology/loader.h"
 
 namespace tessera::drivers::npu::testing {
@@ -41,29 +42,7 @@ inline std::string NpuFixture(std::string_view name) {
   return base::StrCat(TESSERA_SOURCE_DIR, "/test/testdata/npu/", name);
 }
 
-// Sets (or, with nullopt, unsets) an environment variable for the object's
-// lifetime and restores the previous value after.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, std::optional<std::string> value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    Set(value);
-  }
-  ~ScopedEnv() { Set(old_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  void Set(const std::optional<std::string>& value) {
-    if (value) {
-      ::setenv(name_.c_str(), value->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using ::tessera::testing::ScopedEnv;  // test/fakes/base/scoped_env.h
 
 // A fixture node: its sysfs and a model loader over it.
 class SimNode {
